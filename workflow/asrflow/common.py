@@ -1,0 +1,71 @@
+"""Shared plumbing for every stage: user-facing errors, atomic outputs, logging, progress."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+
+
+class AsrflowError(Exception):
+    """An error caused by the user's input (data, config, lexicon); its message names the culprit and the fix."""
+
+
+def get_logger(name: str) -> logging.Logger:
+    """Return a logger that writes `time stage: message` lines to stderr (Snakemake captures them in `log:`)."""
+    logger = logging.getLogger(name)
+    if not logging.getLogger().handlers and not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling path; rename it onto `path` only if the block succeeds.
+
+    Works for files and directories, so an interrupted job never leaves a target that looks finished.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    target = tmp / path.name
+    try:
+        yield target
+        if not target.exists():
+            raise RuntimeError(f"atomic_path: the block did not create {target}")
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        os.replace(target, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write `text` to `path` atomically (UTF-8)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def progress(items: Iterable[T], total: int, logger: logging.Logger, what: str, every_s: float = 10.0) -> Iterator[T]:
+    """Yield `items`, logging `what: i/total` at most every `every_s` seconds and at the end."""
+    start = last = time.monotonic()
+    i = 0
+    for i, item in enumerate(items, 1):
+        yield item
+        now = time.monotonic()
+        if now - last >= every_s:
+            logger.info("%s: %d/%d (%.0fs)", what, i, total, now - start)
+            last = now
+    logger.info("%s: %d/%d done (%.1fs)", what, i, total, time.monotonic() - start)
