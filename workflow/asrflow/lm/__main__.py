@@ -1,0 +1,98 @@
+"""CLI of the LM stage: `train` (or copy a hand-written ARPA) and `G` (compile G.fst)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..common import AsrflowError, write_text_atomic
+from .arpa import log, problems, read_arpa
+from .grammar import arpa_to_G
+from .train import train_arpa
+
+SOURCES = ("train_text", "arpa")
+
+
+def read_transcripts(text_file: Path) -> list[str]:
+    """Return the word sequences of a Kaldi `text` file (`utt-id WORD WORD ...`), dropping the ids."""
+    try:
+        lines = text_file.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise AsrflowError(f"cannot read transcripts {text_file}: {e.strerror}") from e
+    return [" ".join(line.split()[1:]) for line in lines]
+
+
+def parse_cfg(text: str) -> dict:
+    """Parse and check the LM config JSON (`name`, `source`, `order`, `discount`, `arpa`, optional `prune`)."""
+    try:
+        cfg = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise AsrflowError(f"--cfg is not valid JSON: {e}") from e
+    if not isinstance(cfg, dict) or cfg.get("source") not in SOURCES:
+        raise AsrflowError(f"LM config needs 'source' in {SOURCES}: {text}")
+    if cfg["source"] == "arpa" and not cfg.get("arpa"):
+        raise AsrflowError(f"LM config {cfg.get('name')!r} has source 'arpa' but no 'arpa' path")
+    if cfg["source"] == "train_text" and not isinstance(cfg.get("order"), int):
+        raise AsrflowError(f"LM config {cfg.get('name')!r} needs an integer 'order'")
+    return cfg
+
+
+def copy_arpa(src: Path, out_arpa: Path) -> None:
+    """Validate a hand-written ARPA file and copy it atomically; non-normalised probabilities only warn."""
+    lm = read_arpa(src)
+    for problem in problems(lm):
+        log.warning("%s: %s", src, problem)
+    write_text_atomic(out_arpa, src.read_text(encoding="utf-8"))
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    """Train (source train_text) or copy (source arpa) the LM named in --cfg."""
+    cfg = parse_cfg(args.cfg)
+    if cfg["source"] == "arpa":
+        copy_arpa(Path(cfg["arpa"]), args.out_arpa)
+        return
+    if args.text is None:
+        raise AsrflowError(f"LM config {cfg.get('name')!r} trains on text: give --text")
+    train_arpa(
+        read_transcripts(args.text), cfg["order"], args.out_arpa,
+        discount=cfg.get("discount") or "kneser_ney", prune=float(cfg.get("prune") or 0.0),
+    )
+
+
+def cmd_g(args: argparse.Namespace) -> None:
+    """Compile G.fst from an ARPA file and words.txt."""
+    arpa_to_G(args.arpa, args.words, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with its `train` and `G` subcommands."""
+    parser = argparse.ArgumentParser(prog="python -m asrflow.lm", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train an ARPA LM on a Kaldi text file, or copy a given ARPA")
+    train.add_argument("--text", type=Path, help="Kaldi text file (utt-id WORD ...); needed for source train_text")
+    train.add_argument("--cfg", required=True, help="LM config as JSON")
+    train.add_argument("--out-arpa", type=Path, required=True)
+    train.set_defaults(func=cmd_train)
+    g = sub.add_parser("G", help="compile G.fst from an ARPA LM")
+    g.add_argument("--arpa", type=Path, required=True)
+    g.add_argument("--words", type=Path, required=True, help="words.txt of the lang directory")
+    g.add_argument("--out", type=Path, required=True)
+    g.set_defaults(func=cmd_g)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors print one line to stderr and exit 1."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except AsrflowError as e:
+        print(f"asrflow.lm: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

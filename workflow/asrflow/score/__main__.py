@@ -1,0 +1,110 @@
+"""CLI of the scoring stage: `score` one decode against its references, `summarize` scores into the results table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..common import AsrflowError
+from .table import summarize
+from .wer import score, write_scores
+
+DECODE_INFO_KEYS = ("rtf", "lm", "lexicon")
+
+
+def read_kaldi_table(path: Path) -> dict[str, str]:
+    """Read a Kaldi `key value...` file (text, utt2spk) into {key: rest of line}; a line may hold only the key."""
+    table: dict[str, str] = {}
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise AsrflowError(f"cannot read {path}: {e.strerror}") from e
+    for lineno, line in enumerate(lines, 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if fields[0] in table:
+            raise AsrflowError(f"{path}:{lineno}: duplicate utterance id {fields[0]}")
+        table[fields[0]] = " ".join(fields[1:])
+    return table
+
+
+def read_decode_info(path: Path | None) -> dict:
+    """Return the rtf (and lm, lexicon if present) from decode_info.json, or {"rtf": None} without one."""
+    if path is None:
+        return {"rtf": None}
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise AsrflowError(f"cannot read decode info {path}: {e}") from e
+    if "rtf" not in info:
+        raise AsrflowError(f"{path}: no 'rtf' (decoding real-time factor)")
+    return {k: info[k] for k in DECODE_INFO_KEYS if k in info}
+
+
+def parse_published(text: str | None) -> dict[tuple[str, str], float] | None:
+    """Parse `{"stage/test_set": wer, ...}` into {(stage, test_set): wer}."""
+    if text is None:
+        return None
+    try:
+        raw = json.loads(text)
+        published = {}
+        for key, wer in raw.items():
+            stage, test_set = key.split("/")
+            published[(stage, test_set)] = float(wer)
+    except (json.JSONDecodeError, AttributeError, ValueError, TypeError) as e:
+        raise AsrflowError(f'--published must be JSON like {{"mono/test": 10.61}}: {e}') from e
+    return published
+
+
+def cmd_score(args: argparse.Namespace) -> None:
+    """Score a hypothesis text file and write the score files."""
+    utt2spk = read_kaldi_table(args.utt2spk) if args.utt2spk else None
+    result = score(read_kaldi_table(args.ref_text), read_kaldi_table(args.hyp), utt2spk)
+    info = {"stage": args.stage, "test_set": args.test_set, **read_decode_info(args.decode_info)}
+    write_scores(result, args.out, info)
+
+
+def cmd_summarize(args: argparse.Namespace) -> None:
+    """Write the results table from score files."""
+    summarize(args.scores, args.out_tsv, args.out_md, args.recipe, parse_published(args.published))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with its `score` and `summarize` subcommands."""
+    parser = argparse.ArgumentParser(prog="python -m asrflow.score", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sc = sub.add_parser("score", help="score one decode")
+    sc.add_argument("--ref-text", type=Path, required=True, help="Kaldi text file of references")
+    sc.add_argument("--hyp", type=Path, required=True, help="Kaldi text file of hypotheses")
+    sc.add_argument("--utt2spk", type=Path, help="for the per-speaker table")
+    sc.add_argument("--stage", required=True)
+    sc.add_argument("--test-set", required=True)
+    sc.add_argument("--decode-info", type=Path, help='JSON with {"rtf": ...} (and optionally lm, lexicon)')
+    sc.add_argument("--out", type=Path, required=True, help="output directory")
+    sc.set_defaults(func=cmd_score)
+    sm = sub.add_parser("summarize", help="collect scores.json files into wer.tsv and RESULTS.md")
+    sm.add_argument("--recipe", required=True)
+    sm.add_argument("--out-tsv", type=Path, required=True)
+    sm.add_argument("--out-md", type=Path, required=True)
+    sm.add_argument("--published", help='published WERs as JSON, e.g. {"mono/test": 10.61}')
+    sm.add_argument("scores", type=Path, nargs="+", metavar="SCORES_JSON")
+    sm.set_defaults(func=cmd_summarize)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors print one line to stderr and exit 1."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except AsrflowError as e:
+        print(f"asrflow.score: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

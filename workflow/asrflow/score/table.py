@@ -1,0 +1,79 @@
+"""Collect scores.json files into the recipe's results table (wer.tsv) and RESULTS.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..common import AsrflowError, write_text_atomic
+
+COLUMNS = ("stage", "test_set", "wer", "ins", "del", "sub", "words", "ser", "rtf")
+EXTRA_COLUMNS = ("lm", "lexicon")
+STAGE_ORDER = ("mono", "tri1", "tri2", "tri3")
+
+
+def load_scores(path: Path) -> dict:
+    """Read one scores.json and check it has the table's columns."""
+    try:
+        scores = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise AsrflowError(f"cannot read scores {path}: {e}") from e
+    missing = [c for c in COLUMNS if c not in scores]
+    if missing:
+        raise AsrflowError(f"{path}: missing {', '.join(missing)} (written by `python -m asrflow.score score`?)")
+    return scores
+
+
+def sort_key(row: dict) -> tuple:
+    """Order rows by stage (mono, tri1, tri2, tri3, then others alphabetically), then test set."""
+    stage = row["stage"]
+    rank = STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER)
+    return rank, stage, row["test_set"], *(str(row.get(c, "")) for c in EXTRA_COLUMNS)
+
+
+def format_cell(column: str, value: object) -> str:
+    """Format one value: rates with 2 decimals, RTF with 3, missing values empty."""
+    if value is None:
+        return ""
+    if column in ("wer", "ser"):
+        return f"{float(value):.2f}"
+    if column == "rtf":
+        return f"{float(value):.3f}"
+    return str(value)
+
+
+def summarize(
+    score_jsons: list[Path],
+    out_tsv: Path,
+    out_md: Path,
+    recipe: str,
+    published: dict[tuple[str, str], float] | None = None,
+) -> None:
+    """Write wer.tsv and RESULTS.md for `recipe`, with published WERs per (stage, test_set) when given."""
+    if not score_jsons:
+        raise AsrflowError("summarize: no scores.json files given")
+    rows = sorted((load_scores(p) for p in score_jsons), key=sort_key)
+    columns = [*COLUMNS, *(c for c in EXTRA_COLUMNS if any(c in row for row in rows))]
+    table = [[format_cell(c, row.get(c)) for c in columns] for row in rows]
+    write_text_atomic(out_tsv, "".join("\t".join(cells) + "\n" for cells in [columns, *table]))
+    if published is not None:
+        columns = [*columns, "published wer"]
+        table = [
+            cells + [format_cell("wer", published.get((row["stage"], row["test_set"])))]
+            for cells, row in zip(table, rows)
+        ]
+    write_text_atomic(out_md, results_md(recipe, columns, table))
+
+
+def results_md(recipe: str, columns: list[str], table: list[list[str]]) -> str:
+    """Return RESULTS.md: a short header and the results as a markdown table."""
+    lines = [
+        f"# Results: {recipe}",
+        "",
+        "WER and SER in percent (ins/del/sub/words are word counts); RTF = decoding time / audio duration.",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join("---" for _ in columns) + "|",
+        *("| " + " | ".join(cells) + " |" for cells in table),
+    ]
+    return "\n".join(lines) + "\n"
