@@ -1,0 +1,51 @@
+"""Viterbi beam search over HCLG with Kaldi's lattice-faster decoder; 1-best words, alignment, CTM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import kaldi_hmm_gmm as khg
+import kaldifst
+import numpy as np
+
+from asrflow.gmm.model import AcousticModel
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """Beam-search knobs (config section `decode`), defaults as Kaldi's decode.sh."""
+
+    beam: float = 13.0
+    lattice_beam: float = 6.0
+    max_active: int = 7000
+    min_active: int = 200
+    acoustic_scale: float = 0.083333
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """Decoder output for one utterance."""
+
+    words: list[int]
+    alignment: np.ndarray
+    loglike: float
+    ok: bool
+
+
+class Decoder:
+    """Decodes utterances with one acoustic model on one HCLG graph."""
+
+    def __init__(self, hclg: kaldifst.StdVectorFst, model: AcousticModel, opts: DecodeOptions) -> None:
+        cfg = khg.LatticeFasterDecoderConfig(beam=opts.beam, max_active=opts.max_active,
+                                             min_active=opts.min_active, lattice_beam=opts.lattice_beam)
+        self._graph = hclg  # the decoder keeps a reference; keep the FST alive
+        self._decoder = khg.LatticeFasterDecoderStdVectorFst(hclg, cfg)
+        self._model = model
+        self._scale = opts.acoustic_scale
+
+    def decode(self, feats: np.ndarray) -> Hypothesis:
+        """1-best path for one utterance's features (partial result if no final state is reached)."""
+        decodable = khg.DecodableCtc(self._model.tid_loglikes(feats, self._scale))
+        ok, ali, words, like = khg.decode_utterance_lattice_faster(
+            self._decoder, decodable, self._model.tm, "utt", True)
+        return Hypothesis(list(words), np.asarray(ali, dtype=np.int32), float(like), bool(ok))

