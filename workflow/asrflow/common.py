@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -69,3 +71,25 @@ def progress(items: Iterable[T], total: int, logger: logging.Logger, what: str, 
             logger.info("%s: %d/%d (%.0fs)", what, i, total, now - start)
             last = now
     logger.info("%s: %d/%d done (%.1fs)", what, i, total, time.monotonic() - start)
+
+
+def cli_main(prog: str, parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
+    """Parse arguments and run `args.func(args)`; user errors print one line to stderr and exit 1."""
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except AsrflowError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def parse_json_arg(text: str, what: str) -> dict:
+    """Decode a JSON object given on the command line (the rules pass config sections this way)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise AsrflowError(f"{what} is not valid JSON: {e}") from e
+    if not isinstance(value, dict):
+        raise AsrflowError(f"{what} must be a JSON object, got {text!r}")
+    return value

@@ -11,6 +11,7 @@ import kaldi_hmm_gmm as khg
 import numpy as np
 
 from asrflow.common import atomic_path
+from asrflow.data.features import load_features
 from asrflow.gmm.diag_gmm import DiagGmmSet
 from asrflow.lang.langdir import LangDir
 
@@ -29,19 +30,44 @@ def monophone_tree(lang: LangDir, topo: khg.HmmTopology) -> khg.ContextDependenc
 
 @dataclass
 class AcousticModel:
-    """Transition model + tree (Kaldi objects) and the pdfs' GMMs; pickles as one file."""
+    """Transition model + tree (Kaldi objects), the pdfs' GMMs and the feature pipeline they expect."""
 
     tm: khg.TransitionModel
     tree: khg.ContextDependency
     gmm: DiagGmmSet
+    features: dict  # {"deltas": int, "cmvn": str}: how to load features for this model
 
     @cached_property
     def tid2pdf(self) -> np.ndarray:
         """pdf id of each transition id (index 0 unused)."""
         return np.array([0, *self.tm.transition_id_to_pdf_array()[1:]], dtype=np.int64)
 
+    @cached_property
+    def tid2phone(self) -> np.ndarray:
+        """Phone id of each transition id (index 0 unused)."""
+        n = self.tm.num_transition_ids
+        return np.array([0, *(self.tm.transition_id_to_phone(t) for t in range(1, n + 1))], dtype=np.int64)
+
+    def phone_segments(self, ali: np.ndarray) -> list[tuple[int, int, int]]:
+        """Split a (reordered) alignment into (phone, first frame, end frame) — Kaldi's SplitToPhones.
+
+        A phone ends on its final transition plus the self-loops of the same state that follow it.
+        """
+        tm, state = self.tm, self.tm.id2state
+        segs, start, t, n = [], 0, 0, len(ali)
+        while t < n:
+            if tm.is_final(int(ali[t])):
+                end = t + 1
+                while end < n and tm.is_self_loop(int(ali[end])) and state[int(ali[end])] == state[int(ali[t])]:
+                    end += 1
+                segs.append((int(self.tid2phone[ali[t]]), start, end))
+                start = t = end
+            else:
+                t += 1
+        return segs
+
     def __getstate__(self) -> dict:
-        return {"tm": self.tm, "tree": self.tree, "gmm": self.gmm}
+        return {"tm": self.tm, "tree": self.tree, "gmm": self.gmm, "features": self.features}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -62,6 +88,10 @@ class AcousticModel:
     def load(path: Path) -> "AcousticModel":
         """Read a model written by `save`."""
         return pickle.loads(Path(path).read_bytes())
+
+    def load_features(self, part_dir: Path) -> dict[str, np.ndarray]:
+        """A data part's features through the pipeline this model was trained on."""
+        return load_features(part_dir, deltas=self.features["deltas"], cmvn=self.features["cmvn"])
 
 
 def write_kaldi_tree(tree: khg.ContextDependency, path: Path) -> None:

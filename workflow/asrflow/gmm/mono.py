@@ -36,6 +36,8 @@ class MonoConfig:
     split_min_count: float = 20.0
     perturb: float = 0.01
     first_beam: float = 6.0
+    deltas: int = 2
+    cmvn: str = "speaker"
     align: AlignOptions = field(default_factory=AlignOptions)
 
     @classmethod
@@ -49,23 +51,22 @@ class MonoConfig:
         return cls(**cfg)
 
 
-def init_model(lang: LangDir, feats: list[np.ndarray]) -> AcousticModel:
+def init_model(lang: LangDir, feats: list[np.ndarray], features: dict) -> AcousticModel:
     """Monophone model with one Gaussian per pdf at the global mean/variance (gmm-init-mono)."""
     topo = read_topology(lang)
     tree = monophone_tree(lang, topo)
     tm = khg.TransitionModel(tree, topo)
     allf = np.concatenate(feats).astype(np.float64)
-    return AcousticModel(tm, tree, DiagGmmSet.single(tm.num_pdfs, allf.mean(0), allf.var(0)))
+    return AcousticModel(tm, tree, DiagGmmSet.single(tm.num_pdfs, allf.mean(0), allf.var(0)), features)
 
 
 def silence_offsets(model: AcousticModel, lang: LangDir, boost: float) -> np.ndarray:
     """Per-pdf log-likelihood offsets that boost silence pdfs by `boost` (gmm-boost-silence)."""
     offsets = np.zeros(model.tm.num_pdfs)
     if boost != 1.0:
-        tid2phone = [0] + [model.tm.transition_id_to_phone(t) for t in range(1, model.tm.num_transition_ids + 1)]
-        sil = set(lang.silence)
-        pdfs = {int(model.tid2pdf[t]) for t in range(1, len(tid2phone)) if tid2phone[t] in sil}
-        offsets[sorted(pdfs)] = np.log(boost)
+        is_sil = np.isin(model.tid2phone, lang.silence)
+        is_sil[0] = False
+        offsets[np.unique(model.tid2pdf[is_sil])] = np.log(boost)
     return offsets
 
 
@@ -98,7 +99,7 @@ def train_mono(
     """Train a monophone system on (utt id, transcript, features) triples; return model, alignments, log."""
     lang = LangDir(lang_dir)
     rng = np.random.default_rng(seed)
-    model = init_model(lang, [f for _, _, f in utts])
+    model = init_model(lang, [f for _, _, f in utts], {"deltas": cfg.deltas, "cmvn": cfg.cmvn})
     offsets = silence_offsets(model, lang, cfg.boost_silence)
     num_gauss = model.gmm.num_gauss
     inc = max(0, (cfg.totgauss - num_gauss) // max(cfg.max_iter_inc, 1))

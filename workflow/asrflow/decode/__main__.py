@@ -1,0 +1,29 @@
+"""CLI of the decode stage: 1-best decoding of a data part on an HCLG graph."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from asrflow.common import cli_main, parse_json_arg
+from asrflow.decode.decoder import DecodeOptions
+from asrflow.decode.run import decode_part
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser of `python -m asrflow.decode`."""
+    parser = argparse.ArgumentParser(prog="python -m asrflow.decode", description=__doc__)
+    parser.add_argument("--graph", type=Path, required=True, help="graph dir holding HCLG.fst")
+    parser.add_argument("--lang", type=Path, required=True)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--data", type=Path, required=True, help="data part dir to decode")
+    parser.add_argument("--cfg", required=True, help="decode config as JSON")
+    parser.add_argument("--out", type=Path, required=True, help="decode directory to write")
+    parser.set_defaults(func=lambda a: decode_part(
+        a.graph, a.lang, a.model, a.data, DecodeOptions(**parse_json_arg(a.cfg, "--cfg")), a.out))
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(cli_main("asrflow.decode", build_parser()))

@@ -1,0 +1,51 @@
+"""Decode a data part with an acoustic model on an HCLG graph: hypotheses, CTM and real-time factor."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import kaldifst
+
+from asrflow.common import atomic_path, get_logger, progress
+from asrflow.data.features import load_utterances
+from asrflow.decode.ctm import ctm_lines, read_prons, word_segments
+from asrflow.decode.decoder import Decoder, DecodeOptions
+from asrflow.gmm.model import AcousticModel
+from asrflow.lang.langdir import LangDir
+
+log = get_logger("asrflow.decode")
+FRAME_SHIFT = 0.01
+
+
+def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Path, opts: DecodeOptions,
+                out_dir: Path) -> dict:
+    """Decode every utterance of `data_dir`; write hyp.txt, ctm, decode_info.json atomically; return the info."""
+    lang = LangDir(lang_dir)
+    model = AcousticModel.load(model_path)
+    hclg = kaldifst.StdVectorFst.read(str(graph_dir / "HCLG.fst"))
+    decoder = Decoder(hclg, model, opts)
+    prons, silence = read_prons(lang), set(lang.silence)
+    feats = model.load_features(data_dir)
+    utts = load_utterances(data_dir)
+    hyps, ctm, failed, audio_s, decode_s = [], [], [], 0.0, 0.0
+    for u in progress(utts, len(utts), log, f"decoding {data_dir.name}"):
+        start = time.perf_counter()
+        hyp = decoder.decode(feats[u.id])
+        decode_s += time.perf_counter() - start
+        audio_s += u.duration
+        words = [lang.id2word[w] for w in hyp.words]
+        if not hyp.ok:
+            failed.append(u.id)
+        hyps.append(" ".join([u.id, *words]))
+        ctm += ctm_lines(u.id, word_segments(model.phone_segments(hyp.alignment), words, prons, silence), FRAME_SHIFT)
+    info = {"rtf": decode_s / max(audio_s, 1e-9), "decode_seconds": decode_s, "audio_seconds": audio_s,
+            "utterances": len(utts), "not_final": failed}
+    log.info("decoded %d utterances, RTF %.4f, %d without a final state", len(utts), info["rtf"], len(failed))
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        (tmp / "hyp.txt").write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+        (tmp / "ctm").write_text("".join(c + "\n" for c in ctm), encoding="utf-8")
+        (tmp / "decode_info.json").write_text(json.dumps(info, indent=1) + "\n")
+    return info

@@ -1,0 +1,26 @@
+"""CLI of the graph stage: HCLG.fst from a lang dir, G.fst and an acoustic model (Kaldi's mkgraph.sh)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from asrflow.common import cli_main
+from asrflow.graph.hclg import build_graph
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser of `python -m asrflow.graph`."""
+    parser = argparse.ArgumentParser(prog="python -m asrflow.graph", description=__doc__)
+    parser.add_argument("--lang", type=Path, required=True)
+    parser.add_argument("--G", type=Path, required=True, dest="g_fst")
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--self-loop-scale", type=float, default=0.1)
+    parser.add_argument("--out", type=Path, required=True, help="graph directory to write")
+    parser.set_defaults(func=lambda a: build_graph(a.lang, a.g_fst, a.model, a.out, a.self_loop_scale))
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(cli_main("asrflow.graph", build_parser()))
