@@ -1,52 +1,63 @@
-"""CLI of the data stage: `prepare` a corpus into parts, compute `features` for one part."""
+"""CLI of the data stage: `synth` the offline digits corpus, `prepare` a corpus into parts, `features` for one part."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from asrflow.common import AsrflowError
+from asrflow.common import cli_main, parse_json_arg
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Parse `prepare` / `features` arguments; --cfg is a JSON object (a config section)."""
-    parser = argparse.ArgumentParser(prog="python -m asrflow.data")
+def cmd_synth(args: argparse.Namespace) -> None:
+    """Synthesize the eSpeak NG digits corpus."""
+    from asrflow.data.synth import synthesize_corpus
+
+    synthesize_corpus(args.out, parse_json_arg(args.cfg, "--cfg"), args.seed, args.num_jobs)
+
+
+def cmd_prepare(args: argparse.Namespace) -> None:
+    """Prepare, validate and write a corpus's parts (imported lazily: Lhotse is slow to import)."""
+    from asrflow.data.corpus import prepare_parts
+
+    corpus_dir = None if args.corpus_dir.lower() == "none" else Path(args.corpus_dir)
+    prepare_parts(args.local, corpus_dir, parse_json_arg(args.cfg, "--cfg"), args.out)
+
+
+def cmd_features(args: argparse.Namespace) -> None:
+    """Compute MFCCs and CMVN statistics for one part."""
+    from asrflow.data.features import compute_features
+
+    compute_features(args.part_dir, parse_json_arg(args.cfg, "--cfg"), args.num_jobs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser of `python -m asrflow.data`; --cfg is a JSON object (a config section)."""
+    parser = argparse.ArgumentParser(prog="python -m asrflow.data", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    synth = sub.add_parser("synth", help="synthesize the offline digits corpus with eSpeak NG")
+    synth.add_argument("--out", type=Path, required=True, help="corpus folder to create")
+    synth.add_argument("--cfg", required=True, help="JSON config object (section `synth` + sample_rate)")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--num-jobs", type=int, default=1)
+    synth.set_defaults(func=cmd_synth)
     prep = sub.add_parser("prepare", help="prepare a corpus's parts (manifests + Kaldi data dirs)")
     prep.add_argument("--local", type=Path, required=True, help="corpus module, e.g. local/yesno.py")
     prep.add_argument("--corpus-dir", required=True, help="corpus folder, or `none` to download")
-    prep.add_argument("--cfg", type=json.loads, required=True, help="JSON config object")
+    prep.add_argument("--cfg", required=True, help="JSON config object")
     prep.add_argument("--out", type=Path, required=True, help="output folder (one subfolder per part)")
+    prep.set_defaults(func=cmd_prepare)
     feats = sub.add_parser("features", help="compute MFCCs and CMVN stats for one part")
     feats.add_argument("--part-dir", type=Path, required=True)
-    feats.add_argument("--cfg", type=json.loads, required=True, help="JSON config object")
+    feats.add_argument("--cfg", required=True, help="JSON config object")
     feats.add_argument("--num-jobs", type=int, default=1)
-    return parser.parse_args(argv)
-
-
-def run(args: argparse.Namespace) -> None:
-    """Dispatch to the stage functions (imported lazily: Lhotse is slow to import)."""
-    if args.command == "prepare":
-        from asrflow.data.corpus import prepare_parts
-
-        corpus_dir = None if args.corpus_dir.lower() == "none" else Path(args.corpus_dir)
-        prepare_parts(args.local, corpus_dir, args.cfg, args.out)
-    else:
-        from asrflow.data.features import compute_features
-
-        compute_features(args.part_dir, args.cfg, args.num_jobs)
+    feats.set_defaults(func=cmd_features)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors print their message (no traceback) and exit 1."""
-    try:
-        run(parse_args(argv))
-    except AsrflowError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    """Run the CLI; user errors print one line and exit 1."""
+    return cli_main("asrflow.data", build_parser(), argv)
 
 
 if __name__ == "__main__":

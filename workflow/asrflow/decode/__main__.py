@@ -19,11 +19,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--data", type=Path, required=True, help="data part dir to decode")
     parser.add_argument("--cfg", required=True, help="decode config as JSON")
+    parser.add_argument("--info", default="{}", help="JSON object copied into decode_info.json (e.g. lm, lexicon)")
     parser.add_argument("--out", type=Path, required=True, help="decode directory to write")
     parser.set_defaults(func=lambda a: decode_part(
-        a.graph, a.lang, a.model, a.data, DecodeOptions(**parse_json_arg(a.cfg, "--cfg")), a.out))
+        a.graph, a.lang, a.model, a.data, DecodeOptions.from_dict(parse_json_arg(a.cfg, "--cfg")), a.out,
+        parse_json_arg(a.info, "--info")))
     return parser
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors print one line and exit 1."""
+    return cli_main("asrflow.decode", build_parser(), argv)
+
+
 if __name__ == "__main__":
-    sys.exit(cli_main("asrflow.decode", build_parser()))
+    sys.exit(main())

@@ -20,6 +20,17 @@ class DecodeOptions:
     max_active: int = 7000
     min_active: int = 200
     acoustic_scale: float = 0.083333
+    lmwt_search: tuple[float, ...] = ()  # LM weights for Kaldi's scoring sweep (empty: fixed weight only)
+    wip_search: tuple[float, ...] = (0.0,)  # word insertion penalties for the sweep
+
+    @classmethod
+    def from_dict(cls, cfg: dict) -> "DecodeOptions":
+        """Build from the `decode` config section."""
+        cfg = dict(cfg)
+        for key in ("lmwt_search", "wip_search"):
+            if key in cfg:
+                cfg[key] = tuple(cfg[key])
+        return cls(**cfg)
 
 
 @dataclass(frozen=True)

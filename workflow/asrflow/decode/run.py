@@ -12,6 +12,7 @@ from asrflow.common import atomic_path, get_logger, progress
 from asrflow.data.features import load_utterances
 from asrflow.decode.ctm import ctm_lines, read_prons, word_segments
 from asrflow.decode.decoder import Decoder, DecodeOptions
+from asrflow.decode.lattice import LatticeGenerator
 from asrflow.gmm.model import AcousticModel
 from asrflow.lang.langdir import LangDir
 
@@ -20,7 +21,7 @@ FRAME_SHIFT = 0.01
 
 
 def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Path, opts: DecodeOptions,
-                out_dir: Path) -> dict:
+                out_dir: Path, extra_info: dict | None = None) -> dict:
     """Decode every utterance of `data_dir`; write hyp.txt, ctm, decode_info.json atomically; return the info."""
     lang = LangDir(lang_dir)
     model = AcousticModel.load(model_path)
@@ -29,11 +30,21 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
     prons, silence = read_prons(lang), set(lang.silence)
     feats = model.load_features(data_dir)
     utts = load_utterances(data_dir)
+    grid = [(lmwt, wip) for lmwt in opts.lmwt_search for wip in opts.wip_search]
+    # acoustic costs in the lattice carry the decoding scale: LM weight L means acoustic × 1/(scale·L)
+    weights = [(1.0 / (opts.acoustic_scale * lmwt), wip) for lmwt, wip in grid]
+    lattices = LatticeGenerator(hclg, opts.beam, opts.lattice_beam) if grid else None
+    swept: dict[tuple[float, float], list[str]] = {g: [] for g in grid}
     hyps, ctm, failed, audio_s, decode_s = [], [], [], 0.0, 0.0
     for u in progress(utts, len(utts), log, f"decoding {data_dir.name}"):
         start = time.perf_counter()
         hyp = decoder.decode(feats[u.id])
         decode_s += time.perf_counter() - start
+        if lattices is not None:
+            lat = lattices.lattice(model.tid_loglikes(feats[u.id], opts.acoustic_scale))
+            best = lat.best_paths(weights) if lat is not None else [([], None)] * len(grid)
+            for g, (word_ids, _) in zip(grid, best):
+                swept[g].append(" ".join([u.id, *(lang.id2word[w] for w in word_ids)]))
         audio_s += u.duration
         words = [lang.id2word[w] for w in hyp.words]
         if not hyp.ok:
@@ -41,11 +52,15 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
         hyps.append(" ".join([u.id, *words]))
         ctm += ctm_lines(u.id, word_segments(model.phone_segments(hyp.alignment), words, prons, silence), FRAME_SHIFT)
     info = {"rtf": decode_s / max(audio_s, 1e-9), "decode_seconds": decode_s, "audio_seconds": audio_s,
-            "utterances": len(utts), "not_final": failed}
+            "utterances": len(utts), "not_final": failed, **(extra_info or {})}
     log.info("decoded %d utterances, RTF %.4f, %d without a final state", len(utts), info["rtf"], len(failed))
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         (tmp / "hyp.txt").write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
         (tmp / "ctm").write_text("".join(c + "\n" for c in ctm), encoding="utf-8")
         (tmp / "decode_info.json").write_text(json.dumps(info, indent=1) + "\n")
+        if grid:
+            (tmp / "scoring").mkdir()
+            for (lmwt, wip), lines in swept.items():
+                (tmp / "scoring" / f"{lmwt:g}_{wip:g}.txt").write_text("".join(x + "\n" for x in lines), encoding="utf-8")
     return info

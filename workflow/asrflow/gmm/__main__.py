@@ -46,5 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors print one line and exit 1."""
+    return cli_main("asrflow.gmm", build_parser(), argv)
+
+
 if __name__ == "__main__":
-    sys.exit(cli_main("asrflow.gmm", build_parser()))
+    sys.exit(main())

@@ -38,13 +38,34 @@ class GraphCompiler:
 
 
 def equal_alignment(graph: kaldifst.StdVectorFst, num_frames: int, seed: int) -> np.ndarray | None:
-    """A random path of `num_frames` transition ids through `graph`, or None if none fits."""
+    """A random path of `num_frames` transition ids through `graph` (Kaldi's EqualAlign), or None if none fits."""
     ok, path = kaldifst.equal_align(graph, num_frames, seed)
     if not ok:
         return None
     ilabels = kaldifst.get_linear_symbol_sequence(path)[1]
     ali = np.array([i for i in ilabels if i != 0], dtype=np.int32)
     return ali if len(ali) == num_frames else None
+
+
+def flat_start_alignment(model: AcousticModel, graph: kaldifst.StdVectorFst, num_frames: int, seed: int,
+                         silence: set[int], tries: int) -> np.ndarray | None:
+    """The best of `tries` equal alignments: silence at both ends, then the fewest HMM states.
+
+    Kaldi's EqualAlign walks the ergodic silence HMM at random, so one draw can give a
+    silence hundreds of frames long and shift every word; picking the tightest draw makes
+    the flat start far less dependent on luck.
+    """
+    best, best_key = None, None
+    for k in range(tries):
+        ali = equal_alignment(graph, num_frames, (seed + k) % 2**31)
+        if ali is None:
+            continue
+        phones = model.tid2phone[ali[[0, -1]]]
+        key = (-int(phones[0] in silence) - int(phones[1] in silence),
+               int((~model.tid_is_self_loop[ali]).sum()))
+        if best_key is None or key < best_key:
+            best, best_key = ali, key
+    return best
 
 
 def viterbi_align(

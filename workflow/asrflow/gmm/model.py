@@ -48,6 +48,12 @@ class AcousticModel:
         n = self.tm.num_transition_ids
         return np.array([0, *(self.tm.transition_id_to_phone(t) for t in range(1, n + 1))], dtype=np.int64)
 
+    @cached_property
+    def tid_is_self_loop(self) -> np.ndarray:
+        """Whether each transition id is a self-loop (index 0 unused)."""
+        n = self.tm.num_transition_ids
+        return np.array([False, *(self.tm.is_self_loop(t) for t in range(1, n + 1))])
+
     def phone_segments(self, ali: np.ndarray) -> list[tuple[int, int, int]]:
         """Split a (reordered) alignment into (phone, first frame, end frame) — Kaldi's SplitToPhones.
 

@@ -36,6 +36,7 @@ class MonoConfig:
     split_min_count: float = 20.0
     perturb: float = 0.01
     first_beam: float = 6.0
+    flat_start_tries: int = 20
     deltas: int = 2
     cmvn: str = "speaker"
     align: AlignOptions = field(default_factory=AlignOptions)
@@ -79,7 +80,7 @@ def reestimate(model: AcousticModel, res: ShardResult, cfg: MonoConfig, num_gaus
     if num_gauss > gmm.num_gauss:
         gmm = gmm.split(split_targets(pdf_occ, current, num_gauss, cfg.power, cfg.split_min_count), rng, cfg.perturb)
     model.tm.mle_update(res.tid_counts.reshape(-1, 1), khg.MleTransitionUpdateConfig())
-    return AcousticModel(model.tm, model.tree, gmm)
+    return AcousticModel(model.tm, model.tree, gmm, model.features)
 
 
 def _summed(results: list[ShardResult]) -> ShardResult:
@@ -105,7 +106,7 @@ def train_mono(
     inc = max(0, (cfg.totgauss - num_gauss) // max(cfg.max_iter_inc, 1))
     history: list[dict] = []
     with ShardPool(utts, lang_dir, model, num_jobs) as pool:
-        failed = [u for f in pool.map("equal_align", seed) for u in f]
+        failed = [u for f in pool.map("equal_align", seed, cfg.flat_start_tries) for u in f]
         if failed:
             log.warning("equal alignment failed for %d utterance(s) (too short for their transcript): %s",
                         len(failed), " ".join(failed[:10]))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import traceback
+import zlib
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from asrflow.gmm.align import AlignOptions, GraphCompiler, equal_alignment, viterbi_align
+from asrflow.gmm.align import AlignOptions, GraphCompiler, flat_start_alignment, viterbi_align
 from asrflow.gmm.diag_gmm import GmmStats
 from asrflow.gmm.model import AcousticModel
 from asrflow.lang.langdir import LangDir
@@ -46,17 +47,21 @@ class Shard:
     """A slice of the training set with its training graphs and current alignments."""
 
     def __init__(self, utts: list[tuple[str, str, np.ndarray]], lang_dir: Path, model: AcousticModel) -> None:
-        compiler = GraphCompiler(model, LangDir(lang_dir))
+        lang = LangDir(lang_dir)
+        compiler = GraphCompiler(model, lang)
+        self.model = model
+        self.silence = set(lang.silence)
         self.ids = [u for u, _, _ in utts]
         self.feats = {u: f for u, _, f in utts}
         self.graphs = {u: compiler.compile(text) for u, text, _ in utts}
         self.ali: dict[str, np.ndarray] = {}
 
-    def equal_align(self, seed: int) -> list[str]:
+    def equal_align(self, seed: int, tries: int) -> list[str]:
         """Equal-align every utterance (flat start); returns those whose graph cannot fit their frames."""
         failed = []
-        for i, u in enumerate(self.ids):
-            ali = equal_alignment(self.graphs[u], len(self.feats[u]), seed + i)
+        for u in self.ids:
+            ali = flat_start_alignment(self.model, self.graphs[u], len(self.feats[u]),
+                                       (seed * 1000003 + zlib.crc32(u.encode())) % 2**31, self.silence, tries)
             if ali is None:
                 failed.append(u)
             else:

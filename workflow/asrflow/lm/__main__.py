@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..common import AsrflowError, write_text_atomic
+from ..common import AsrflowError, cli_main, write_text_atomic
 from .arpa import log, problems, read_arpa
 from .grammar import arpa_to_G
 from .train import train_arpa
@@ -84,14 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors print one line to stderr and exit 1."""
-    args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except AsrflowError as e:
-        print(f"asrflow.lm: error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    """Run the CLI; user errors print one line and exit 1."""
+    return cli_main("asrflow.lm", build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..common import AsrflowError
+from ..common import AsrflowError, cli_main
 from .table import summarize
 from .wer import score, write_scores
 
@@ -59,11 +59,27 @@ def parse_published(text: str | None) -> dict[tuple[str, str], float] | None:
     return published
 
 
+def best_of_sweep(refs: dict[str, str], sweep_dir: Path) -> dict:
+    """Score every `<lmwt>_<wip>.txt` of a decode's scoring sweep; return the best (Kaldi's best_wer)."""
+    best = None
+    for path in sorted(sweep_dir.glob("*_*.txt")):
+        lmwt, wip = (float(x) for x in path.stem.split("_"))
+        wer = score(refs, read_kaldi_table(path), None).total.wer
+        if best is None or wer < best["best_wer"]:
+            best = {"best_wer": round(wer, 4), "best_lmwt": lmwt, "best_wip": wip}
+    if best is None:
+        raise AsrflowError(f"no <lmwt>_<wip>.txt hypotheses in {sweep_dir}")
+    return best
+
+
 def cmd_score(args: argparse.Namespace) -> None:
-    """Score a hypothesis text file and write the score files."""
+    """Score a hypothesis text file (and the LM-weight sweep, if given) and write the score files."""
     utt2spk = read_kaldi_table(args.utt2spk) if args.utt2spk else None
-    result = score(read_kaldi_table(args.ref_text), read_kaldi_table(args.hyp), utt2spk)
+    refs = read_kaldi_table(args.ref_text)
+    result = score(refs, read_kaldi_table(args.hyp), utt2spk)
     info = {"stage": args.stage, "test_set": args.test_set, **read_decode_info(args.decode_info)}
+    if args.sweep_dir is not None:
+        info.update(best_of_sweep(refs, args.sweep_dir))
     write_scores(result, args.out, info)
 
 
@@ -83,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--stage", required=True)
     sc.add_argument("--test-set", required=True)
     sc.add_argument("--decode-info", type=Path, help='JSON with {"rtf": ...} (and optionally lm, lexicon)')
+    sc.add_argument("--sweep-dir", type=Path, help="decode's scoring/ dir of <lmwt>_<wip>.txt hypotheses")
     sc.add_argument("--out", type=Path, required=True, help="output directory")
     sc.set_defaults(func=cmd_score)
     sm = sub.add_parser("summarize", help="collect scores.json files into wer.tsv and RESULTS.md")
@@ -96,14 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors print one line to stderr and exit 1."""
-    args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except AsrflowError as e:
-        print(f"asrflow.score: error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    """Run the CLI; user errors print one line and exit 1."""
+    return cli_main("asrflow.score", build_parser(), argv)
 
 
 if __name__ == "__main__":

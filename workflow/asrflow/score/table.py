@@ -8,7 +8,7 @@ from pathlib import Path
 from ..common import AsrflowError, write_text_atomic
 
 COLUMNS = ("stage", "test_set", "wer", "ins", "del", "sub", "words", "ser", "rtf")
-EXTRA_COLUMNS = ("lm", "lexicon")
+EXTRA_COLUMNS = ("best_wer", "best_lmwt", "best_wip", "lm", "lexicon")
 STAGE_ORDER = ("mono", "tri1", "tri2", "tri3")
 
 
@@ -28,14 +28,14 @@ def sort_key(row: dict) -> tuple:
     """Order rows by stage (mono, tri1, tri2, tri3, then others alphabetically), then test set."""
     stage = row["stage"]
     rank = STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER)
-    return rank, stage, row["test_set"], *(str(row.get(c, "")) for c in EXTRA_COLUMNS)
+    return rank, stage, row["test_set"], str(row.get("lm", "")), str(row.get("lexicon", ""))
 
 
 def format_cell(column: str, value: object) -> str:
     """Format one value: rates with 2 decimals, RTF with 3, missing values empty."""
     if value is None:
         return ""
-    if column in ("wer", "ser"):
+    if column in ("wer", "ser", "best_wer"):
         return f"{float(value):.2f}"
     if column == "rtf":
         return f"{float(value):.3f}"

@@ -1,0 +1,24 @@
+# asrflow: one DAG from audio to scored results. Rules are thin calls into the `asrflow` package;
+# one rule file per stage (workflow/rules/<stage>.smk ↔ workflow/asrflow/<stage>/ ↔ tests/<stage>/).
+
+configfile: "conf/config.yaml"
+
+
+if not config.get("recipe"):  # no recipe file given: the default, offline recipe
+    configfile: "conf/synth_digits.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/lang.smk"
+include: "workflow/rules/lm.smk"
+include: "workflow/rules/gmm.smk"
+include: "workflow/rules/graph.smk"
+include: "workflow/rules/decode.smk"
+include: "workflow/rules/score.smk"
+
+
+rule all:
+    input:
+        f"{R}/wer.tsv",
+        f"{R}/RESULTS.md",

@@ -1,0 +1,52 @@
+# Config loading and validation, names and path helpers shared by the rule files (no stage logic here).
+import json
+import shlex
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from asrflow.data.corpus import load_local_module
+
+validate(config, "../../conf/schema.yaml")
+
+RECIPE = config["recipe"]
+CORPUS = config.get("corpus") or RECIPE
+LOCAL = f"local/{CORPUS}.py"
+if not Path(LOCAL).is_file():
+    known = sorted(p.stem for p in Path("local").glob("*.py"))
+    raise WorkflowError(f"unknown recipe/corpus {CORPUS!r}: there is no {LOCAL}; known: {', '.join(known)}")
+
+R = f"results/{RECIPE}"
+LEX = config["lexicon"]["name"]
+LM = config["lm"]["name"]
+LANG = f"{R}/lang_{LEX}"
+STAGES = ["mono"]
+SYNTH = CORPUS == "synth_digits"
+CORPUS_DIR = config["corpus_dir"] or (f"{R}/corpus" if SYNTH else None)
+PART_CFG = {
+    **config["data"],
+    "test_speakers": config["test_speakers"],
+    "dev_speakers": config["dev_speakers"],
+    "num_dev_speakers": config["num_dev_speakers"],
+    "download_dir": f"{R}/download",
+}
+PARTS = load_local_module(Path(LOCAL)).parts(Path(CORPUS_DIR) if CORPUS_DIR else None, PART_CFG)
+TEST_SETS = [p for p in PARTS if p != "train"]
+LANG_FILES = [f"{LANG}/{f}" for f in ("words.txt", "phones.txt", "L.fst", "L_disambig.fst", "topo")]
+
+wildcard_constraints:
+    part="|".join(PARTS),
+    test_set="|".join(TEST_SETS),
+    stage="|".join(STAGES),
+
+
+def arg(value) -> str:
+    """A config value as one shell-quoted JSON argument (rules pass config sections this way)."""
+    return shlex.quote(json.dumps(value, sort_keys=True))
+
+
+def part_files(part: str) -> dict[str, str]:
+    """The feature-stage outputs of one data part that later stages read."""
+    d = f"{R}/data/{part}"
+    return {"cuts": f"{d}/cuts.jsonl.gz", "cmvn": f"{d}/cmvn.npz", "feats": f"{d}/feats.lca"}

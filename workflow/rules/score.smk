@@ -1,0 +1,36 @@
+# Score stage: WER/SER with ins/del/sub per decode, then the results table across stages and test sets.
+
+
+rule score:
+    input:
+        hyp=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/hyp.txt",
+        info=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/decode_info.json",
+        ref=f"{R}/data/{{test_set}}/kaldi/text",
+        utt2spk=f"{R}/data/{{test_set}}/kaldi/utt2spk",
+    output:
+        f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/scores.json",
+    params:
+        out=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}",
+        sweep=(f"--sweep-dir {R}/exp/{{stage}}/decode_{LM}_{{test_set}}/scoring"
+               if config["decode"]["lmwt_search"] else ""),
+    log:
+        f"{R}/logs/score_{{stage}}_{LM}_{{test_set}}.log",
+    shell:
+        "python -m asrflow.score score --ref-text {input.ref} --hyp {input.hyp} --utt2spk {input.utt2spk} "
+        "--stage {wildcards.stage} --test-set {wildcards.test_set} --decode-info {input.info} "
+        "{params.sweep} --out {params.out} 2> {log}"
+
+
+rule summary:
+    input:
+        expand(f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/scores.json", stage=STAGES, test_set=TEST_SETS),
+    output:
+        tsv=f"{R}/wer.tsv",
+        md=f"{R}/RESULTS.md",
+    params:
+        published=arg(config["published"]),
+    log:
+        f"{R}/logs/summary.log",
+    shell:
+        "python -m asrflow.score summarize --recipe {RECIPE} --out-tsv {output.tsv} --out-md {output.md} "
+        "--published {params.published} {input} 2> {log}"
