@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from asrflow.data.corpus import prepare_parts
+from asrflow.data.features import compute_features, load_features, load_utterances
+from asrflow.gmm.model import AcousticModel
+from asrflow.gmm.mono import MonoConfig, train_mono
+from asrflow.lang.lexicon import read_lexicon
+from asrflow.lang.prepare import LangConfig, prepare_lang
+from asrflow.lm.grammar import arpa_to_G
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -17,3 +26,36 @@ def corpora_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared corpora not found at {path}: set ASRFLOW_CORPORA to the corpora folder")
     return path
+
+
+@dataclass(frozen=True)
+class YesnoSystem:
+    """Prepared yesno data, lang dir, a G.fst and a small monophone system trained on it."""
+
+    data: Path
+    lang: Path
+    g_fst: Path
+    model: AcousticModel
+    alignments: dict
+    history: list
+
+
+SMALL_MONO = {"num_iters": 12, "max_iter_inc": 8, "totgauss": 200,
+              "realign_iters": [1, 2, 3, 4, 5, 6, 8, 10]}
+
+
+@pytest.fixture(scope="session")
+def yesno_system(corpora_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> YesnoSystem:
+    """Real yesno audio through data prep, MFCC, lang, G and a short monophone training (a few seconds)."""
+    root = tmp_path_factory.mktemp("yesno")
+    cfg = {"sample_rate": 8000, "resample": False, "min_duration": 0.1}
+    prepare_parts(REPO / "local" / "yesno.py", corpora_dir / "yesno", cfg, root / "data")
+    for part in ("train", "test"):
+        compute_features(root / "data" / part, {"dither": 1.0}, num_jobs=1)
+    prepare_lang(read_lexicon(REPO / "lang/yesno/lexicon.txt"), root / "lang",
+                 LangConfig(oov_word="<SIL>"))
+    arpa_to_G(REPO / "lang/yesno/lm_unigram.arpa", root / "lang/words.txt", root / "G.fst")
+    feats = load_features(root / "data/train")
+    utts = [(u.id, u.text, feats[u.id]) for u in load_utterances(root / "data/train")]
+    model, ali, history = train_mono(utts, root / "lang", MonoConfig.from_dict(SMALL_MONO), seed=0)
+    return YesnoSystem(root / "data", root / "lang", root / "G.fst", model, ali, history)

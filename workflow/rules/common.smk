@@ -1,6 +1,7 @@
 # Config loading and validation, names and path helpers shared by the rule files (no stage logic here).
 import json
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -17,6 +18,7 @@ if not Path(LOCAL).is_file():
     known = sorted(p.stem for p in Path("local").glob("*.py"))
     raise WorkflowError(f"unknown recipe/corpus {CORPUS!r}: there is no {LOCAL}; known: {', '.join(known)}")
 
+PYTHON = shlex.quote(sys.executable)  # jobs run in the interpreter (venv) that runs Snakemake
 R = f"results/{RECIPE}"
 LEX = config["lexicon"]["name"]
 LM = config["lm"]["name"]

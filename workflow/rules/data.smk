@@ -13,7 +13,7 @@ rule synth_corpus:
     benchmark:
         f"{R}/benchmarks/synth_corpus.tsv"
     shell:
-        "python -m asrflow.data synth --out {output} --cfg {params.cfg} --seed {params.seed} "
+        "{PYTHON} -m asrflow.data synth --out {output} --cfg {params.cfg} --seed {params.seed} "
         "--num-jobs {threads} 2> {log}"
 
 
@@ -31,7 +31,7 @@ rule data_prepare:
     log:
         f"{R}/logs/data_prepare.log",
     shell:
-        "python -m asrflow.data prepare --local {input.local} --corpus-dir {params.corpus_dir} "
+        "{PYTHON} -m asrflow.data prepare --local {input.local} --corpus-dir {params.corpus_dir} "
         "--cfg {params.cfg} --out {params.out} 2> {log}"
 
 
@@ -50,5 +50,5 @@ rule features:
     benchmark:
         f"{R}/benchmarks/features_{{part}}.tsv"
     shell:
-        "python -m asrflow.data features --part-dir {params.part_dir} --cfg {params.cfg} "
+        "{PYTHON} -m asrflow.data features --part-dir {params.part_dir} --cfg {params.cfg} "
         "--num-jobs {threads} 2> {log}"

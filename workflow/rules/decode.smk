@@ -21,5 +21,5 @@ rule decode:
     benchmark:
         f"{R}/benchmarks/decode_{{stage}}_{LM}_{{test_set}}.tsv"
     shell:
-        "python -m asrflow.decode --graph {params.graph} --lang {LANG} --model {input.model} --data {params.data} "
+        "{PYTHON} -m asrflow.decode --graph {params.graph} --lang {LANG} --model {input.model} --data {params.data} "
         "--cfg {params.cfg} --info {params.info} --out {params.out} 2> {log}"

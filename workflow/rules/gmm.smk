@@ -20,5 +20,5 @@ rule mono:
     benchmark:
         f"{R}/benchmarks/train_mono.tsv"
     shell:
-        "python -m asrflow.gmm mono --data {params.data} --lang {LANG} --cfg {params.cfg} --seed {params.seed} "
+        "{PYTHON} -m asrflow.gmm mono --data {params.data} --lang {LANG} --cfg {params.cfg} --seed {params.seed} "
         "--num-jobs {threads} --out {R}/exp/mono 2> {log}"

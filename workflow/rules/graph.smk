@@ -15,4 +15,4 @@ rule graph:
     benchmark:
         f"{R}/benchmarks/graph_{{stage}}_{LEX}_{LM}.tsv"
     shell:
-        "python -m asrflow.graph --lang {LANG} --G {input.G} --model {input.model} --out {params.out} 2> {log}"
+        "{PYTHON} -m asrflow.graph --lang {LANG} --G {input.G} --model {input.model} --out {params.out} 2> {log}"

@@ -13,5 +13,5 @@ rule lang:
     log:
         f"{R}/logs/lang_{LEX}.log",
     shell:
-        "python -m asrflow.lang --lexicon {params.lexicon} --cfg {params.cfg} --train-text {input.text} "
+        "{PYTHON} -m asrflow.lang --lexicon {params.lexicon} --cfg {params.cfg} --train-text {input.text} "
         "--out {LANG} 2> {log}"

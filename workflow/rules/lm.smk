@@ -14,5 +14,5 @@ rule lm:
     log:
         f"{R}/logs/lm_{LM}.log",
     shell:
-        "(python -m asrflow.lm train --text {input.text} --cfg {params.cfg} --out-arpa {output.arpa} && "
-        "python -m asrflow.lm G --arpa {output.arpa} --words {input.words} --out {output.G}) 2> {log}"
+        "({PYTHON} -m asrflow.lm train --text {input.text} --cfg {params.cfg} --out-arpa {output.arpa} && "
+        "{PYTHON} -m asrflow.lm G --arpa {output.arpa} --words {input.words} --out {output.G}) 2> {log}"

@@ -16,7 +16,7 @@ rule score:
     log:
         f"{R}/logs/score_{{stage}}_{LM}_{{test_set}}.log",
     shell:
-        "python -m asrflow.score score --ref-text {input.ref} --hyp {input.hyp} --utt2spk {input.utt2spk} "
+        "{PYTHON} -m asrflow.score score --ref-text {input.ref} --hyp {input.hyp} --utt2spk {input.utt2spk} "
         "--stage {wildcards.stage} --test-set {wildcards.test_set} --decode-info {input.info} "
         "{params.sweep} --out {params.out} 2> {log}"
 
@@ -32,5 +32,5 @@ rule summary:
     log:
         f"{R}/logs/summary.log",
     shell:
-        "python -m asrflow.score summarize --recipe {RECIPE} --out-tsv {output.tsv} --out-md {output.md} "
+        "{PYTHON} -m asrflow.score summarize --recipe {RECIPE} --out-tsv {output.tsv} --out-md {output.md} "
         "--published {params.published} {input} 2> {log}"

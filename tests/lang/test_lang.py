@@ -1,0 +1,98 @@
+"""The lang stage: lexicon reading, disambiguation, L.fst paths, position-dependent phones, OOV errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import kaldifst
+import pytest
+
+from asrflow.common import AsrflowError
+from asrflow.lang.__main__ import main
+from asrflow.lang.langdir import LangDir
+from asrflow.lang.lexicon import check_oov, cmudict_lexicon, read_lexicon
+from asrflow.lang.prepare import LangConfig, prepare_lang
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def transduce(lang: LangDir, phones: list[str], disambig: bool = False) -> list[str] | None:
+    """Words L maps `phones` to along its best path, or None if L rejects the phone sequence."""
+    acceptor = kaldifst.make_linear_acceptor([lang.phones[p] for p in phones])
+    lfst = lang.lexicon_fst(disambig)
+    kaldifst.arcsort(lfst, sort_type="ilabel")
+    composed = kaldifst.compose(acceptor, lfst)
+    if composed.num_states == 0:
+        return None
+    _, _, words, _ = kaldifst.get_linear_symbol_sequence(kaldifst.shortest_path(composed))
+    return [lang.id2word[w] for w in words if w]
+
+
+@pytest.fixture()
+def digits(tmp_path: Path) -> LangDir:
+    prepare_lang(read_lexicon(REPO / "lang/digits/lexicon.txt"), tmp_path / "lang", LangConfig())
+    return LangDir(tmp_path / "lang")
+
+
+def test_tables_follow_kaldi_conventions(digits: LangDir) -> None:
+    assert digits.words["<eps>"] == 0 and digits.phones["<eps>"] == 0
+    assert list(digits.words)[-3:] == ["#0", "<s>", "</s>"]
+    assert digits.oov == "<UNK>" and digits.phones["SPN"] in digits.silence
+    assert [digits.id2phone[i] for i in digits.disambig] == ["#0"]
+
+
+def test_lexicon_fst_spells_words_with_optional_silence(digits: LangDir) -> None:
+    assert transduce(digits, ["W", "AH", "N", "T", "UW"]) == ["ONE", "TWO"]
+    assert transduce(digits, ["SIL", "W", "AH", "N", "SIL", "T", "UW", "SIL"]) == ["ONE", "TWO"]
+    assert transduce(digits, ["Z", "IY", "R", "OW"]) == ["ZERO"]  # second pronunciation
+    assert transduce(digits, ["W", "AH"]) is None
+
+
+def test_homophones_and_prefixes_get_disambiguation_symbols(tmp_path: Path) -> None:
+    lex = tmp_path / "lexicon.txt"
+    lex.write_text("A AH\nAN AH N\nEH AH\nB B IY\n")
+    prepare_lang(read_lexicon(lex), tmp_path / "lang", LangConfig(oov_word=None))
+    lang = LangDir(tmp_path / "lang")
+    assert {"#1", "#2"} <= set(lang.phones)
+    # without its #n the ambiguous pronunciation is not in L_disambig, with it the word comes out
+    assert transduce(lang, ["AH", "#1"], disambig=True) in (["A"], ["EH"])
+    assert transduce(lang, ["AH", "N"], disambig=True) == ["AN"]
+    assert transduce(lang, ["AH"], disambig=False) in (["A"], ["EH"])
+
+
+def test_position_dependent_phones(tmp_path: Path) -> None:
+    prepare_lang(read_lexicon(REPO / "lang/digits/lexicon.txt"), tmp_path / "lang",
+                 LangConfig(position_dependent=True))
+    lang = LangDir(tmp_path / "lang")
+    assert transduce(lang, ["OW_S"]) == ["OH"]
+    assert transduce(lang, ["W_B", "AH_I", "N_E"]) == ["ONE"]
+    assert "W" not in lang.phones and "SIL" in lang.phones
+    assert ["OW_B", "OW_E", "OW_I", "OW_S"] in [[lang.id2phone[i] for i in s] for s in lang.sets]
+    assert "W_B begin" in (lang.path / "phones/word_boundary.txt").read_text()
+
+
+def test_cmudict_strips_stress_and_names_oovs() -> None:
+    lex = cmudict_lexicon({"YES", "SEVEN"})
+    assert ("YES", ("Y", "EH", "S")) in lex
+    assert ("SEVEN", ("S", "EH", "V", "AH", "N")) in lex
+    with pytest.raises(AsrflowError, match="QWXZZ"):
+        cmudict_lexicon({"YES", "QWXZZ"})
+
+
+def test_oov_in_training_text_is_an_error_naming_word_and_utterance(tmp_path: Path) -> None:
+    lex = read_lexicon(REPO / "lang/yesno/lexicon.txt")
+    with pytest.raises(AsrflowError, match=r"MAYBE \(e.g. utt7\)"):
+        check_oov(lex, {"utt7": "YES MAYBE"}, "train")
+    text = tmp_path / "text"
+    text.write_text("utt7 YES MAYBE\n")
+    lexicon = '{"source": "file", "path": "%s"}' % (REPO / "lang/yesno/lexicon.txt")
+    rc = main(["--lexicon", lexicon, "--cfg", "{}", "--train-text", str(text), "--out", str(tmp_path / "lang")])
+    assert rc == 1
+    assert not (tmp_path / "lang").exists()
+
+
+def test_malformed_lexicon_line_names_file_and_line(tmp_path: Path) -> None:
+    lex = tmp_path / "lexicon.txt"
+    lex.write_text("YES Y\nNO\n")
+    with pytest.raises(AsrflowError, match=r"lexicon.txt:2"):
+        read_lexicon(lex)
