@@ -31,7 +31,7 @@ class BenchRow:
     max_rss_mb: float | None
     stage: str | None = None  # acoustic-model stage, for decodes
     rtf: float | None = None  # decode seconds / audio seconds, for decodes
-    fresh: bool = True  # written by this benchmark run (False: left over from an earlier run)
+    fresh: bool | None = None  # written by this benchmark run; False: left over from an earlier run; None: no run
 
     @property
     def verdict(self) -> str:
@@ -69,15 +69,14 @@ def read_decode_infos(results_dir: Path) -> dict[str, tuple[str, float]]:
 
 
 def collect(results_dir: Path, recipe: str, since: float | None = None) -> list[BenchRow]:
-    """All benchmark rows of one recipe's results dir, sorted by step; `since` (epoch s) marks older files stale."""
+    """All benchmark rows of one recipe's results dir, sorted by step; `since` (run start, epoch s) sets `fresh`."""
     decodes = read_decode_infos(results_dir)
     tsvs = {p.stem: p for p in (results_dir / "benchmarks").glob("*.tsv")}
     rows = []
     for step in sorted(tsvs.keys() | decodes.keys()):
         wall, rss = read_benchmark_tsv(tsvs[step]) if step in tsvs else (None, None)
         stage, rtf = decodes.get(step, (None, None))
-        newest = max(p.stat().st_mtime for p in [tsvs.get(step)] if p) if step in tsvs else None
-        fresh = since is None or (newest is not None and newest >= since)
+        fresh = None if since is None else step in tsvs and tsvs[step].stat().st_mtime >= since
         rows.append(BenchRow(recipe, step, wall, rss, stage, rtf, fresh))
     return rows
 
@@ -93,7 +92,7 @@ def format_table(rows: list[BenchRow]) -> str:
     lines = [header]
     for r in rows:
         lines.append((r.recipe, r.step, _cell(r.wall_s, ".2f"), _cell(r.max_rss_mb, ".0f"), _cell(r.rtf, ".4f"),
-                      r.verdict, "this run" if r.fresh else "earlier"))
+                      r.verdict, {True: "this run", False: "earlier", None: ""}[r.fresh]))
     for recipe in dict.fromkeys(r.recipe for r in rows):
         total = sum(r.wall_s or 0.0 for r in rows if r.recipe == recipe)
         lines.append((recipe, "TOTAL (benchmarked rules)", f"{total:.2f}", "", "", "", ""))
@@ -101,8 +100,8 @@ def format_table(rows: list[BenchRow]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines)
 
 
-def machine_description(cpu: int) -> str:
-    """CPU model and core count of this machine, and the core the benchmark is pinned to."""
+def machine_description() -> str:
+    """CPU model and core count of this machine (the table's numbers mean little without them)."""
     model = "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -110,7 +109,7 @@ def machine_description(cpu: int) -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return f"machine: {model}, {os.cpu_count()} cores; benchmark pinned to CPU {cpu} (--cores 1, 1 thread)"
+    return f"machine: {model}, {os.cpu_count()} cores"
 
 
 def run_recipe(recipe: str, corpus_dir: Path | None, force: bool, cpu: int) -> float:
@@ -148,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     for recipe, corpus_dir in pair_corpus_dirs(args.recipe or ["synth_digits"], args.corpus_dir):
         since = None if args.no_run else run_recipe(recipe, corpus_dir, args.force, args.cpu)
         rows += collect(REPO / "results" / recipe, recipe, since)
-    print(machine_description(args.cpu))
+    print(machine_description())
+    if not args.no_run:
+        print(f"runs: snakemake --cores 1, pinned to CPU {args.cpu}, 1 BLAS/OpenMP thread")
     print(format_table(rows))
     return 1 if any(r.verdict == "FAIL" for r in rows) else 0
 

@@ -20,7 +20,7 @@ def relabel_inputs(fst: kaldifst.StdVectorFst, to_epsilon: set[int]) -> None:
         arcs = list(kaldifst.ArcIterator(fst, state))
         if not any(a.ilabel in to_epsilon for a in arcs):
             continue
-        fst.delete_arcs(state)
+        fst.delete_arcs(state, len(arcs))
         for a in arcs:
             ilabel = 0 if a.ilabel in to_epsilon else a.ilabel
             fst.add_arc(state, kaldifst.StdArc(ilabel, a.olabel, a.weight, a.nextstate))

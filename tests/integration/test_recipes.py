@@ -1,0 +1,103 @@
+"""Whole recipes through Snakemake: WER bounds on real and synthesized speech, caching, config errors."""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
+
+
+def snakemake(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run Snakemake from the repository root with the test interpreter (the project venv)."""
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=1500)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def planned_rules(*args: str) -> set[str]:
+    """Rule names a dry run would execute (from Snakemake's job-stats table)."""
+    out = snakemake("-n", *args)
+    text = out.stdout + out.stderr
+    if "Nothing to be done" in text:
+        return set()
+    stats = text.split("Job stats:")[1].split("total")[0]
+    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", stats, re.MULTILINE)} - {"job"}
+
+
+def wer_rows(recipe: str) -> list[dict]:
+    """Rows of results/<recipe>/wer.tsv."""
+    with open(REPO / "results" / recipe / "wer.tsv", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+@pytest.fixture(scope="module")
+def yesno(corpora_dir: Path) -> Iterator[list[str]]:
+    """The yesno recipe run end to end under results/it_yesno; yields its Snakemake arguments."""
+    args = ["--configfile", "conf/yesno.yaml", "--config", f"corpus_dir={corpora_dir / 'yesno'}",
+            "recipe=it_yesno", "corpus=yesno"]
+    shutil.rmtree(REPO / "results/it_yesno", ignore_errors=True)
+    snakemake(*args)
+    yield args
+    shutil.rmtree(REPO / "results/it_yesno", ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    """A small synth_digits corpus (offline, eSpeak NG) run end to end under results/it_synth."""
+    conf = tmp_path_factory.mktemp("conf") / "small.yaml"
+    conf.write_text("synth: {num_voices: 16, test_voices: 4, utts_per_voice: 12}\n"
+                    "mono: {totgauss: 500}\n")
+    args = ["--configfile", "conf/synth_digits.yaml", str(conf), "--config", "recipe=it_synth",
+            "corpus=synth_digits"]
+    shutil.rmtree(REPO / "results/it_synth", ignore_errors=True)
+    snakemake(*args)
+    yield args
+    shutil.rmtree(REPO / "results/it_synth", ignore_errors=True)
+
+
+def test_yesno_reaches_kaldis_result(yesno: list[str]) -> None:
+    (row,) = wer_rows("it_yesno")
+    assert row["stage"] == "mono" and row["test_set"] == "test" and row["words"] == "232"
+    assert float(row["best_wer"]) == 0.0, row
+    assert float(row["wer"]) <= 1.0, row
+    assert float(row["rtf"]) < 0.05
+    assert "0.00" in (REPO / "results/it_yesno/RESULTS.md").read_text()
+
+
+def test_rerun_schedules_nothing(yesno: list[str]) -> None:
+    assert planned_rules(*yesno) == set()
+
+
+def test_synth_digits_wer(synth: list[str]) -> None:
+    (row,) = wer_rows("it_synth")
+    assert float(row["wer"]) <= 5.0, row
+
+
+def test_lm_order_change_reschedules_only_lm_and_downstream(synth: list[str], tmp_path: Path) -> None:
+    conf = tmp_path / "bigram.yaml"
+    conf.write_text("lm: {order: 2}\n")
+    configfiles = synth[: synth.index("--config")] + [str(conf)]
+    rules = planned_rules(*configfiles, *synth[synth.index("--config"):])
+    assert rules == {"lm", "graph", "decode", "score", "summary", "all"}
+
+
+def test_unknown_config_key_is_rejected() -> None:
+    out = snakemake("-n", "--config", "bogus_key=1", check=False)
+    assert out.returncode != 0 and "bogus_key" in out.stdout + out.stderr
+
+
+def test_unknown_recipe_names_the_choices() -> None:
+    out = snakemake("-n", "--config", "recipe=nope", check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and "nope" in text and "yesno" in text
