@@ -33,7 +33,9 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
     grid = [(lmwt, wip) for lmwt in opts.lmwt_search for wip in opts.wip_search]
     # acoustic costs in the lattice carry the decoding scale: LM weight L means acoustic × 1/(scale·L)
     weights = [(1.0 / (opts.acoustic_scale * lmwt), wip) for lmwt, wip in grid]
-    lattices = LatticeGenerator(hclg, opts.beam, opts.lattice_beam) if grid else None
+    # the simple lattice decoder has no adaptive beam: widen it by the lattice beam so that its best
+    # path is not pruned where the faster decoder's survives
+    lattices = LatticeGenerator(hclg, opts.beam + opts.lattice_beam, opts.lattice_beam) if grid else None
     swept: dict[tuple[float, float], list[str]] = {g: [] for g in grid}
     hyps, ctm, failed, audio_s, decode_s = [], [], [], 0.0, 0.0
     for u in progress(utts, len(utts), log, f"decoding {data_dir.name}"):

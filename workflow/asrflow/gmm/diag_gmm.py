@@ -7,6 +7,7 @@ is unseeded, so the acoustic model's numbers live here; the bindings keep HMMs, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -76,6 +77,7 @@ class DiagGmmSet:
         """Index of each pdf's first Gaussian."""
         return np.searchsorted(self.pdf_of, np.arange(self.num_pdfs))
 
+    @cached_property
     def _linear_params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-Gaussian constant and the x and x^2 coefficient matrices of the log-density."""
         inv = 1.0 / self.vars
@@ -85,7 +87,7 @@ class DiagGmmSet:
 
     def gauss_loglikes(self, feats: np.ndarray) -> np.ndarray:
         """Weighted log-likelihood of every frame under every Gaussian, (T, G)."""
-        gconst, a, b = self._linear_params()
+        gconst, a, b = self._linear_params
         x = feats.astype(np.float64)
         return gconst + x @ a + (x * x) @ b
 
@@ -100,19 +102,33 @@ class DiagGmmSet:
         """Log-likelihood of every frame under every pdf, (T, P)."""
         return self.pdf_loglikes(self.gauss_loglikes(feats))
 
-    def accumulate(self, feats: np.ndarray, pdfs: np.ndarray, gauss_ll: np.ndarray | None = None) -> GmmStats:
-        """EM statistics for frames with known pdfs (Viterbi alignment), Gaussian posteriors within the pdf."""
-        if gauss_ll is None:
-            gauss_ll = self.gauss_loglikes(feats)
-        own = self.pdf_of[None, :] == pdfs[:, None]
-        masked = np.where(own, gauss_ll, -np.inf)
-        peak = masked.max(1, keepdims=True)
-        post = np.where(own, np.exp(np.maximum(masked - peak, POST_FLOOR)), 0.0)
-        total = post.sum(1, keepdims=True)
-        post /= total
-        x = feats.astype(np.float64)
-        return GmmStats(post.sum(0), post.T @ x, post.T @ (x * x),
-                        float((peak[:, 0] + np.log(total[:, 0])).sum()), len(feats))
+    def accumulate(self, feats: np.ndarray, pdfs: np.ndarray) -> GmmStats:
+        """EM statistics for frames with known pdfs (Viterbi alignment): posteriors only over each frame's own pdf.
+
+        Frames are grouped by pdf, so the cost is frames x Gaussians-per-pdf, not frames x all Gaussians.
+        """
+        gconst, a, b = self._linear_params
+        stats = GmmStats.zeros(self.num_gauss, self.dim)
+        stats.frames = len(feats)
+        order = np.argsort(pdfs, kind="stable")
+        sorted_pdfs = pdfs[order]
+        starts = self._starts()
+        ends = np.r_[starts[1:], self.num_gauss]
+        cuts = np.flatnonzero(np.diff(sorted_pdfs)) + 1
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
+            p = sorted_pdfs[lo]
+            g = slice(starts[p], ends[p])
+            x = feats[order[lo:hi]].astype(np.float64)
+            ll = gconst[g] + x @ a[:, g] + (x * x) @ b[:, g]
+            peak = ll.max(1, keepdims=True)
+            post = np.exp(np.maximum(ll - peak, POST_FLOOR))
+            total = post.sum(1, keepdims=True)
+            post /= total
+            stats.occ[g] += post.sum(0)
+            stats.x[g] += post.T @ x
+            stats.xx[g] += post.T @ (x * x)
+            stats.loglike += float((peak[:, 0] + np.log(total[:, 0])).sum())
+        return stats
 
     def update(self, stats: GmmStats, var_floor: float, min_occ: float) -> "DiagGmmSet":
         """Maximum-likelihood re-estimate; drops Gaussians with occupancy < `min_occ` (never a pdf's last)."""
@@ -129,9 +145,8 @@ class DiagGmmSet:
         order = np.lexsort((-occ, self.pdf_of))
         best = order[self._starts()]
         keep[best] = True
-        new = DiagGmmSet(weights[keep], means[keep], vars_[keep], self.pdf_of[keep])
-        new.weights = new.weights / np.bincount(new.pdf_of, weights=new.weights)[new.pdf_of]
-        return new
+        weights, pdf_of = weights[keep], self.pdf_of[keep]
+        return DiagGmmSet(weights / np.bincount(pdf_of, weights=weights)[pdf_of], means[keep], vars_[keep], pdf_of)
 
     def split(self, targets: np.ndarray, rng: np.random.Generator, perturb: float = 0.01) -> "DiagGmmSet":
         """Grow each pdf to `targets[p]` Gaussians by splitting its heaviest one (Kaldi's DiagGmm::Split, seeded)."""

@@ -54,6 +54,7 @@ class Shard:
         self.ids = [u for u, _, _ in utts]
         self.feats = {u: f for u, _, f in utts}
         self.graphs = {u: compiler.compile(text) for u, text, _ in utts}
+        self.frames = np.concatenate([f for _, _, f in utts])  # every frame of the shard, in `ids` order
         self.ali: dict[str, np.ndarray] = {}
 
     def equal_align(self, seed: int, tries: int) -> list[str]:
@@ -72,24 +73,24 @@ class Shard:
         """Optionally realign with `model`, then accumulate statistics from the current alignments."""
         res = ShardResult(GmmStats.zeros(model.gmm.num_gauss, model.gmm.dim),
                           np.zeros(model.tm.num_transition_ids + 1))
-        for u in self.ids:
-            feats = self.feats[u]
-            gauss_ll = model.gmm.gauss_loglikes(feats)
-            if realign:
-                ali, like = viterbi_align(model, self.graphs[u], feats, opts, pdf_offsets)
+        if realign:
+            for u in self.ids:
+                ali, like = viterbi_align(model, self.graphs[u], self.feats[u], opts, pdf_offsets)
                 if ali is None:
                     res.failed.append(u)
+                    self.ali.pop(u, None)
                     continue
                 if u in self.ali:
                     res.changed_frames += int((model.tid2pdf[ali] != model.tid2pdf[self.ali[u]]).sum())
                 self.ali[u] = ali
                 res.align_loglike += like
                 res.aligned += 1
-            if u not in self.ali:
-                continue
-            ali = self.ali[u]
-            res.gmm += model.gmm.accumulate(feats, model.tid2pdf[ali], gauss_ll)
-            res.tid_counts += np.bincount(ali, minlength=len(res.tid_counts))
+        aligned = [u for u in self.ids if u in self.ali]
+        if aligned:
+            tids = np.concatenate([self.ali[u] for u in aligned])
+            frames = self.frames if len(aligned) == len(self.ids) else np.concatenate([self.feats[u] for u in aligned])
+            res.gmm = model.gmm.accumulate(frames, model.tid2pdf[tids])
+            res.tid_counts += np.bincount(tids, minlength=len(res.tid_counts))
         return res
 
     def alignments(self) -> dict[str, np.ndarray]:
