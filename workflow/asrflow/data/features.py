@@ -252,23 +252,25 @@ def load_cmvn(part_dir: Path) -> dict[str, np.ndarray]:
         return dict(zip(z["speakers"].tolist(), z["stats"]))
 
 
-def normalise(feats: np.ndarray, speaker: str, cmvn: str, spk_stats: dict[str, np.ndarray]) -> np.ndarray:
-    """Apply mean normalisation per speaker, per utterance, or not at all."""
+def normalise(feats: np.ndarray, speaker: str, cmvn: str, spk_stats: dict[str, np.ndarray],
+              norm_vars: bool = False) -> np.ndarray:
+    """Apply mean (and optionally variance) normalisation per speaker, per utterance, or not at all."""
     if cmvn == "speaker":
-        return apply_cmvn(feats, spk_stats[speaker])
+        return apply_cmvn(feats, spk_stats[speaker], norm_vars)
     if cmvn == "utterance":
-        return apply_cmvn(feats, cmvn_stats(feats))
+        return apply_cmvn(feats, cmvn_stats(feats), norm_vars)
     return np.asarray(feats, dtype=np.float32)
 
 
-def load_features(part_dir: Path, deltas: int = 2, cmvn: str = "speaker") -> dict[str, np.ndarray]:
-    """Load utterance id -> float32 (frames x dim) features, mean-normalised (cmvn) then with deltas appended."""
+def load_features(part_dir: Path, deltas: int = 2, cmvn: str = "speaker",
+                  norm_vars: bool = False) -> dict[str, np.ndarray]:
+    """Load utterance id -> float32 (frames x dim) features, CMVN-normalised then with deltas appended."""
     if cmvn not in CMVN_MODES:
         raise AsrflowError(f"cmvn must be one of {CMVN_MODES}, got {cmvn!r}")
     spk_stats = load_cmvn(part_dir) if cmvn == "speaker" else {}
     out = {}
     for cut in load_cuts(part_dir):
-        feats = normalise(cut.features.load(), cut.supervisions[0].speaker, cmvn, spk_stats)
+        feats = normalise(cut.features.load(), cut.supervisions[0].speaker, cmvn, spk_stats, norm_vars)
         out[cut.id] = add_deltas(feats, order=deltas) if deltas else feats
     return out
 

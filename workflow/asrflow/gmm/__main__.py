@@ -17,7 +17,7 @@ from asrflow.gmm.mono import MonoConfig, train_mono, write_history
 def cmd_mono(args: argparse.Namespace) -> None:
     """Train the monophone system on a data part and save it under --out."""
     cfg = MonoConfig.from_dict(parse_json_arg(args.cfg, "--cfg"))
-    feats = load_features(args.data, deltas=cfg.deltas, cmvn=cfg.cmvn)
+    feats = load_features(args.data, **cfg.features)
     utts = [(u.id, u.text, feats[u.id]) for u in load_utterances(args.data)]
     if not utts:
         raise AsrflowError(f"no training utterances in {args.data}")

@@ -35,7 +35,7 @@ class AcousticModel:
     tm: khg.TransitionModel
     tree: khg.ContextDependency
     gmm: DiagGmmSet
-    features: dict  # {"deltas": int, "cmvn": str}: how to load features for this model
+    features: dict  # keyword arguments of `load_features` (deltas, cmvn, norm_vars) this model expects
 
     @cached_property
     def tid2pdf(self) -> np.ndarray:
@@ -97,7 +97,7 @@ class AcousticModel:
 
     def load_features(self, part_dir: Path) -> dict[str, np.ndarray]:
         """A data part's features through the pipeline this model was trained on."""
-        return load_features(part_dir, deltas=self.features["deltas"], cmvn=self.features["cmvn"])
+        return load_features(part_dir, **self.features)
 
 
 def write_kaldi_tree(tree: khg.ContextDependency, path: Path) -> None:

@@ -39,7 +39,13 @@ class MonoConfig:
     flat_start_tries: int = 20
     deltas: int = 2
     cmvn: str = "speaker"
+    norm_vars: bool = False
     align: AlignOptions = field(default_factory=AlignOptions)
+
+    @property
+    def features(self) -> dict:
+        """Keyword arguments of `load_features` for this system's feature pipeline."""
+        return {"deltas": self.deltas, "cmvn": self.cmvn, "norm_vars": self.norm_vars}
 
     @classmethod
     def from_dict(cls, cfg: dict) -> "MonoConfig":
@@ -100,7 +106,7 @@ def train_mono(
     """Train a monophone system on (utt id, transcript, features) triples; return model, alignments, log."""
     lang = LangDir(lang_dir)
     rng = np.random.default_rng(seed)
-    model = init_model(lang, [f for _, _, f in utts], {"deltas": cfg.deltas, "cmvn": cfg.cmvn})
+    model = init_model(lang, [f for _, _, f in utts], cfg.features)
     offsets = silence_offsets(model, lang, cfg.boost_silence)
     num_gauss = model.gmm.num_gauss
     inc = max(0, (cfg.totgauss - num_gauss) // max(cfg.max_iter_inc, 1))
