@@ -93,3 +93,20 @@ def parse_json_arg(text: str, what: str) -> dict:
     if not isinstance(value, dict):
         raise AsrflowError(f"{what} must be a JSON object, got {text!r}")
     return value
+
+
+def read_kaldi_table(path: Path) -> dict[str, str]:
+    """Read a Kaldi `key value...` file (text, utt2spk) into {key: rest of line}; a line may hold only the key."""
+    table: dict[str, str] = {}
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise AsrflowError(f"cannot read {path}: {e.strerror}") from e
+    for lineno, line in enumerate(lines, 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if fields[0] in table:
+            raise AsrflowError(f"{path}:{lineno}: duplicate utterance id {fields[0]}")
+        table[fields[0]] = " ".join(fields[1:])
+    return table

@@ -6,14 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from asrflow.common import AsrflowError, cli_main, parse_json_arg
+from asrflow.common import AsrflowError, cli_main, parse_json_arg, read_kaldi_table
 from asrflow.lang.lexicon import Lexicon, check_oov, cmudict_lexicon, read_lexicon
 from asrflow.lang.prepare import LangConfig, prepare_lang
-
-
-def read_text_file(path: Path) -> dict[str, str]:
-    """Kaldi `text` file → utt id → transcript."""
-    return {f[0]: " ".join(f[1:]) for f in (line.split() for line in path.read_text(encoding="utf-8").splitlines()) if f}
 
 
 def load_lexicon(cfg: dict, texts: dict[str, str]) -> Lexicon:
@@ -28,7 +23,7 @@ def load_lexicon(cfg: dict, texts: dict[str, str]) -> Lexicon:
 
 def cmd_prepare(args: argparse.Namespace) -> None:
     """Build the lang dir, refusing training transcripts with OOV words."""
-    texts = read_text_file(args.train_text)
+    texts = read_kaldi_table(args.train_text)
     lexicon = load_lexicon(parse_json_arg(args.lexicon, "--lexicon"), texts)
     check_oov(lexicon, texts, f"the training transcripts {args.train_text}")
     prepare_lang(lexicon, args.out, LangConfig.from_dict(parse_json_arg(args.cfg, "--cfg")))

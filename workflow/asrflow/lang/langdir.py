@@ -15,10 +15,16 @@ REQUIRED = ("words.txt", "phones.txt", "L.fst", "L_disambig.fst", "topo", "oov.t
 
 
 def read_symbols(path: Path) -> dict[str, int]:
-    """Read a Kaldi symbol table (`symbol id` per line)."""
+    """Read a Kaldi symbol table (words.txt, phones.txt: `symbol id` per line)."""
     table = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise AsrflowError(f"cannot read symbol table {path}: {e.strerror}") from e
+    for n, line in enumerate(lines, 1):
         fields = line.split()
+        if not fields:
+            continue
         if len(fields) != 2 or not fields[1].isdigit():
             raise AsrflowError(f"{path}:{n}: expected 'symbol integer-id', got {line!r}")
         table[fields[0]] = int(fields[1])

@@ -7,21 +7,17 @@ import json
 import sys
 from pathlib import Path
 
-from ..common import AsrflowError, cli_main, write_text_atomic
-from .arpa import log, problems, read_arpa
-from .grammar import arpa_to_G
-from .train import train_arpa
+from asrflow.common import AsrflowError, cli_main, read_kaldi_table, write_text_atomic
+from asrflow.lm.arpa import log, problems, read_arpa
+from asrflow.lm.grammar import arpa_to_G
+from asrflow.lm.train import train_arpa
 
 SOURCES = ("train_text", "arpa")
 
 
 def read_transcripts(text_file: Path) -> list[str]:
     """Return the word sequences of a Kaldi `text` file (`utt-id WORD WORD ...`), dropping the ids."""
-    try:
-        lines = text_file.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise AsrflowError(f"cannot read transcripts {text_file}: {e.strerror}") from e
-    return [" ".join(line.split()[1:]) for line in lines]
+    return list(read_kaldi_table(text_file).values())
 
 
 def parse_cfg(text: str) -> dict:

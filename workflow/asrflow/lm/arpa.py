@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from ..common import AsrflowError, get_logger
+from asrflow.common import AsrflowError, get_logger
 
 BOS = "<s>"
 EOS = "</s>"

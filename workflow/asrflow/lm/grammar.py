@@ -7,32 +7,16 @@ from pathlib import Path
 import kaldifst
 import kaldilm
 
-from ..common import AsrflowError, atomic_path
-from .arpa import BOS, EOS, read_arpa, vocabulary
+from asrflow.common import AsrflowError, atomic_path
+from asrflow.lang.langdir import read_symbols
+from asrflow.lm.arpa import BOS, EOS, read_arpa, vocabulary
 
 DISAMBIG = "#0"
 
 
-def read_symbol_table(path: Path) -> dict[str, int]:
-    """Read a Kaldi `words.txt` (`symbol id` per line) into {symbol: id}."""
-    table: dict[str, int] = {}
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise AsrflowError(f"cannot read symbol table {path}: {e.strerror}") from e
-    for lineno, line in enumerate(lines, 1):
-        fields = line.split()
-        if not fields:
-            continue
-        if len(fields) != 2 or not fields[1].isdigit():
-            raise AsrflowError(f"{path}:{lineno}: expected 'symbol id', got {line!r}")
-        table[fields[0]] = int(fields[1])
-    return table
-
-
 def arpa_to_G(arpa: Path, words_txt: Path, out_fst: Path) -> None:
     """Write G.fst for `arpa` over the ids of `words_txt`: backoff arcs take #0 on input, <s>/</s> become epsilon."""
-    symbols = read_symbol_table(words_txt)
+    symbols = read_symbols(words_txt)
     missing = sorted(vocabulary(read_arpa(arpa)) - set(symbols) - {BOS, EOS})
     if missing:
         shown = " ".join(missing[:20]) + (f" ... ({len(missing)} in all)" if len(missing) > 20 else "")

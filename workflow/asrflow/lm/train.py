@@ -12,8 +12,8 @@ from pathlib import Path
 from kaldingram.prune import ArpaParser, prune as kaldingram_prune
 from kaldingram.train import NgramCounts
 
-from ..common import AsrflowError, write_text_atomic
-from .arpa import BOS, EOS, format_arpa, log, parse_arpa, problems
+from asrflow.common import AsrflowError, write_text_atomic
+from asrflow.lm.arpa import BOS, EOS, format_arpa, log, parse_arpa, problems
 
 # Config names -> kaldingram's method. kaldingram implements only unmodified back-off Kneser-Ney (SRILM -ukndiscount).
 DISCOUNTS = {"kneser_ney": "kn", "kn": "kn"}

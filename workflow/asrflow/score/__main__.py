@@ -7,28 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from ..common import AsrflowError, cli_main
-from .table import summarize
-from .wer import score, write_scores
+from asrflow.common import AsrflowError, cli_main, read_kaldi_table
+from asrflow.score.table import summarize
+from asrflow.score.wer import score, write_scores
 
 DECODE_INFO_KEYS = ("rtf", "lm", "lexicon")
-
-
-def read_kaldi_table(path: Path) -> dict[str, str]:
-    """Read a Kaldi `key value...` file (text, utt2spk) into {key: rest of line}; a line may hold only the key."""
-    table: dict[str, str] = {}
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise AsrflowError(f"cannot read {path}: {e.strerror}") from e
-    for lineno, line in enumerate(lines, 1):
-        fields = line.split()
-        if not fields:
-            continue
-        if fields[0] in table:
-            raise AsrflowError(f"{path}:{lineno}: duplicate utterance id {fields[0]}")
-        table[fields[0]] = " ".join(fields[1:])
-    return table
 
 
 def read_decode_info(path: Path | None) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..common import AsrflowError, write_text_atomic
+from asrflow.common import AsrflowError, write_text_atomic
 
 COLUMNS = ("stage", "test_set", "wer", "ins", "del", "sub", "words", "ser", "rtf")
 EXTRA_COLUMNS = ("best_wer", "best_lmwt", "best_wip", "lm", "lexicon")

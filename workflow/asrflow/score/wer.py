@@ -9,7 +9,7 @@ from pathlib import Path
 
 import kaldialign
 
-from ..common import AsrflowError, write_text_atomic
+from asrflow.common import AsrflowError, write_text_atomic
 
 EPS = "***"
 
