@@ -32,7 +32,8 @@ class MonoConfig:
     boost_silence: float = 1.0
     power: float = 0.25
     var_floor: float = 0.001
-    min_gaussian_occupancy: float = 3.0
+    min_gaussian_occupancy: float = 10.0
+    first_min_gaussian_occupancy: float = 3.0  # the update from the equal alignment, as train_mono.sh
     split_min_count: float = 20.0
     perturb: float = 0.01
     first_beam: float = 6.0
@@ -78,9 +79,9 @@ def silence_offsets(model: AcousticModel, lang: LangDir, boost: float) -> np.nda
 
 
 def reestimate(model: AcousticModel, res: ShardResult, cfg: MonoConfig, num_gauss: int,
-               rng: np.random.Generator) -> AcousticModel:
+               rng: np.random.Generator, min_occ: float) -> AcousticModel:
     """M-step (gmm-est): update GMMs and transitions, then mix up towards `num_gauss` Gaussians."""
-    gmm = model.gmm.update(res.gmm, cfg.var_floor, cfg.min_gaussian_occupancy)
+    gmm = model.gmm.update(res.gmm, cfg.var_floor, min_occ)
     pdf_occ = np.bincount(model.gmm.pdf_of, weights=res.gmm.occ, minlength=gmm.num_pdfs)
     current = np.bincount(gmm.pdf_of, minlength=gmm.num_pdfs)
     if num_gauss > gmm.num_gauss:
@@ -131,7 +132,8 @@ def train_mono(
             log.info("iter %d: %d Gaussians, avg loglike/frame %.3f over %d frames%s", it, entry["num_gauss"],
                      entry["loglike_per_frame"], entry["frames"],
                      f", realigned ({len(res.failed)} failed)" if realign else "")
-            model = reestimate(model, res, cfg, num_gauss, rng)
+            min_occ = cfg.first_min_gaussian_occupancy if it == 0 else cfg.min_gaussian_occupancy
+            model = reestimate(model, res, cfg, num_gauss, rng, min_occ)
             if 0 < it <= cfg.max_iter_inc:
                 num_gauss += inc
         final = _summed(pool.map("iterate", model, True, cfg.align, offsets))
