@@ -95,9 +95,9 @@ def test_yesno_G_accepts_yes_no_yes_with_expected_cost(tmp_path: Path) -> None:
     kaldifst.arcsort(g, "ilabel")
     path = kaldifst.shortest_path(kaldifst.compose(kaldifst.make_linear_acceptor([2, 1, 2]), g))
     ok, ilabels, olabels, weight = kaldifst.get_linear_symbol_sequence(path)
-    # each word costs -ln 0.5; </s> has log10 p = 0, so the final weight is 0
+    # as Kaldi's yesno task.arpabo: each word and </s> have log10 p = -1, i.e. cost ln 10
     assert ok and ilabels == olabels == [2, 1, 2]
-    assert weight.value == pytest.approx(3 * math.log(2), abs=1e-4)
+    assert weight.value == pytest.approx(4 * math.log(10), abs=1e-4)
 
 
 def test_bigram_G_has_backoff_arcs_on_disambig(tmp_path: Path) -> None:
