@@ -12,6 +12,7 @@ from lhotse import RecordingSet, SupervisionSet
 from asrflow.common import AsrflowError
 from asrflow.data.__main__ import main
 from asrflow.data.corpus import load_local_module, prepare_parts
+from asrflow.data.features import compute_features, load_features
 
 LOCAL = Path(__file__).resolve().parents[2] / "local"
 
@@ -131,3 +132,16 @@ def test_cli_prepare_and_error(corpora_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "data.resample: true" in err and "Traceback" not in err
     assert not (tmp_path / "bad").exists()
+
+
+def test_speed_perturbation_adds_kaldi_named_copies_of_train_only(corpora_dir: Path, tmp_path: Path) -> None:
+    cfg = {"sample_rate": 8000, "resample": False, "min_duration": 0.1, "speed_perturb": [0.9, 1.1]}
+    prepare_parts(LOCAL / "yesno.py", corpora_dir / "yesno", cfg, tmp_path / "data")
+    train = (tmp_path / "data/train/kaldi/utt2spk").read_text().splitlines()
+    assert len(train) == 3 * 31 and "sp0.9-0_0_0_0_1_1_1_1 sp0.9-yesno" in train
+    assert len((tmp_path / "data/test/kaldi/utt2spk").read_text().splitlines()) == 29
+    assert "speed 0.9 |" in (tmp_path / "data/train/kaldi/wav.scp").read_text()
+    compute_features(tmp_path / "data/train", {"dither": 0.0}, num_jobs=1)
+    feats = load_features(tmp_path / "data/train")
+    slow, orig = feats["sp0.9-0_0_0_0_1_1_1_1"], feats["0_0_0_0_1_1_1_1"]
+    assert abs(len(slow) - len(orig) / 0.9) <= 2

@@ -143,5 +143,5 @@ def test_resampling_on(corpus):
         assert_fails(corpus, [("wide", "wide.wav", "YES")], "needs scipy or torchaudio", resample=True)
         return
     out = run_prepare(corpus, [("wide", "wide.wav", "YES")], resample=True)
-    assert f"wide sox {corpus / 'wide.wav'} -t wav -r 8000 -b 16 - |" in (out / "train/kaldi/wav.scp").read_text()
+    assert f"wide sox {corpus / 'wide.wav'} -t wav -b 16 - rate 8000 |" in (out / "train/kaldi/wav.scp").read_text()
     assert {r.sampling_rate for r in RecordingSet.from_file(out / "train/recordings.jsonl.gz")} == {8000}

@@ -81,8 +81,8 @@ def resampler_available() -> bool:
     return any(importlib.util.find_spec(m) is not None for m in ("torchaudio", "scipy"))
 
 
-def finalise(part: Part, cfg: dict) -> Part:
-    """Normalise transcripts and, if `resample` is set, resample recordings lazily to `sample_rate`."""
+def finalise(part: Part, cfg: dict, train: bool) -> Part:
+    """Normalise transcripts, resample if `resample` is set, and add speed-perturbed copies of a training part."""
     recordings, supervisions = part
     supervisions = SupervisionSet.from_segments(fastcopy(s, text=normalise_text(s.text)) for s in supervisions)
     if cfg.get("resample"):
@@ -93,15 +93,43 @@ def finalise(part: Part, cfg: dict) -> Part:
                 "or convert the corpus to that rate beforehand"
             )
         recordings = RecordingSet.from_recordings(r.resample(sr) for r in recordings)
+    if train and cfg.get("speed_perturb"):
+        recordings, supervisions = speed_perturb((recordings, supervisions), cfg["speed_perturb"])
     return recordings, supervisions
 
 
+def speed_perturb(part: Part, factors: list[float]) -> Part:
+    """Add copies of every utterance at each speed factor (Kaldi's perturb_data_dir_speed.sh naming).
+
+    A copy of utterance U by speaker S at factor f is utterance `sp<f>-U` by speaker `sp<f>-S`, so
+    per-speaker CMVN treats each speed as its own speaker, as Kaldi does.
+    """
+    recordings, supervisions = part
+    recs, sups = list(recordings), list(supervisions)
+    by_id = {r.id: r for r in recordings}
+    for f in factors:
+        tag = f"sp{f:g}-"
+        for s in supervisions:
+            rec = by_id[s.recording_id]
+            recs.append(fastcopy(rec.perturb_speed(f, affix_id=False), id=tag + rec.id))
+            sup = s.perturb_speed(f, rec.sampling_rate, affix_id=False)
+            sups.append(fastcopy(sup, id=tag + s.id, recording_id=tag + rec.id, speaker=tag + s.speaker))
+    return RecordingSet.from_recordings(recs), SupervisionSet.from_segments(sups)
+
+
+SOX_EFFECTS = {"Resample": lambda kw: f"rate {kw['target_sampling_rate']}", "Speed": lambda kw: f"speed {kw['factor']}"}
+
+
 def wav_scp_entry(rec: Recording) -> str:
-    """Return the Kaldi rxfilename of a recording: the file itself or a sox resampling pipe."""
+    """Return the Kaldi rxfilename of a recording: the file itself or a sox pipe applying its transforms."""
     path = rec.sources[0].source
     if not rec.transforms:
         return path
-    return f"sox {shlex.quote(path)} -t wav -r {rec.sampling_rate} -b 16 - |"
+    effects = []
+    for t in rec.transforms:
+        d = t if isinstance(t, dict) else t.to_dict()
+        effects.append(SOX_EFFECTS[d["name"]](d["kwargs"]))
+    return f"sox {shlex.quote(path)} -t wav -b 16 - {' '.join(effects)} |"
 
 
 def write_kaldi_dir(part: Part, out: Path) -> None:
@@ -141,6 +169,6 @@ def prepare_parts(local_py: Path, corpus_dir: Path | None, cfg: dict, out_dir: P
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         for name, part in sorted(parts.items()):
-            write_part(finalise(part, cfg), tmp / name)
+            write_part(finalise(part, cfg, train=name == "train"), tmp / name)
             LOG.info("part %s: %d utterances", name, len(part[0]))
     LOG.info("wrote %s", out_dir)
