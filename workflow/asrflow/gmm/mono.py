@@ -90,6 +90,16 @@ def reestimate(model: AcousticModel, res: ShardResult, cfg: MonoConfig, num_gaus
     return AcousticModel(model.tm, model.tree, gmm, model.features)
 
 
+def _log_entry(it: int, realigned: bool, model: AcousticModel, res: ShardResult) -> dict:
+    """One line of the training log: the model's size and its data log-likelihood per frame."""
+    entry = {"iter": it, "realigned": realigned, "num_gauss": model.gmm.num_gauss, "frames": res.gmm.frames,
+             "loglike_per_frame": res.gmm.loglike / max(res.gmm.frames, 1), "align_failed": len(res.failed),
+             "changed_frames": res.changed_frames}
+    log.info("iter %d: %d Gaussians, avg loglike/frame %.3f over %d frames%s", it, entry["num_gauss"],
+             entry["loglike_per_frame"], entry["frames"], f", realigned ({len(res.failed)} failed)" if realigned else "")
+    return entry
+
+
 def _summed(results: list[ShardResult]) -> ShardResult:
     total = results[0]
     for r in results[1:]:
@@ -123,26 +133,15 @@ def train_mono(
             realign = it in cfg.realign_iters
             opts = first if it == 1 else cfg.align
             res = _summed(pool.map("iterate", model, realign, opts, offsets))
-            entry = {
-                "iter": it, "realigned": realign, "num_gauss": model.gmm.num_gauss,
-                "frames": res.gmm.frames, "loglike_per_frame": res.gmm.loglike / max(res.gmm.frames, 1),
-                "align_failed": len(res.failed), "changed_frames": res.changed_frames,
-            }
-            history.append(entry)
-            log.info("iter %d: %d Gaussians, avg loglike/frame %.3f over %d frames%s", it, entry["num_gauss"],
-                     entry["loglike_per_frame"], entry["frames"],
-                     f", realigned ({len(res.failed)} failed)" if realign else "")
+            history.append(_log_entry(it, realign, model, res))
             min_occ = cfg.first_min_gaussian_occupancy if it == 0 else cfg.min_gaussian_occupancy
             model = reestimate(model, res, cfg, num_gauss, rng, min_occ)
             if 0 < it <= cfg.max_iter_inc:
                 num_gauss += inc
-        final = _summed(pool.map("iterate", model, True, cfg.align, offsets))
+        # final alignments with the final model, for the next stage (Kaldi's align_si.sh)
+        history.append(_log_entry(cfg.num_iters, True, model,
+                                  _summed(pool.map("iterate", model, True, cfg.align, offsets))))
         alignments = {u: a for d in pool.map("alignments") for u, a in d.items()}
-    history.append({"iter": cfg.num_iters, "realigned": True, "num_gauss": model.gmm.num_gauss,
-                    "frames": final.gmm.frames, "loglike_per_frame": final.gmm.loglike / max(final.gmm.frames, 1),
-                    "align_failed": len(final.failed), "changed_frames": final.changed_frames})
-    log.info("final: %d Gaussians, avg loglike/frame %.3f, %d alignment failures", model.gmm.num_gauss,
-             history[-1]["loglike_per_frame"], len(final.failed))
     return model, alignments, history
 
 
