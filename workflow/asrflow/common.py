@@ -95,17 +95,21 @@ def parse_json_arg(text: str, what: str) -> dict:
     return value
 
 
-def read_kaldi_table(path: Path) -> dict[str, str]:
-    """Read a Kaldi `key value...` file (text, utt2spk) into {key: rest of line}; a line may hold only the key."""
-    table: dict[str, str] = {}
+def read_fields(path: Path) -> Iterator[tuple[int, str, list[str]]]:
+    """Yield (line number, line, whitespace-split fields) of a Kaldi text file's non-blank lines."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as e:
         raise AsrflowError(f"cannot read {path}: {e.strerror}") from e
     for lineno, line in enumerate(lines, 1):
-        fields = line.split()
-        if not fields:
-            continue
+        if fields := line.split():
+            yield lineno, line, fields
+
+
+def read_kaldi_table(path: Path) -> dict[str, str]:
+    """Read a Kaldi `key value...` file (text, utt2spk) into {key: rest of line}; a line may hold only the key."""
+    table: dict[str, str] = {}
+    for lineno, _, fields in read_fields(path):
         if fields[0] in table:
             raise AsrflowError(f"{path}:{lineno}: duplicate utterance id {fields[0]}")
         table[fields[0]] = " ".join(fields[1:])

@@ -52,11 +52,9 @@ class Decoder:
         self._graph = hclg  # the decoder keeps a reference; keep the FST alive
         self._decoder = khg.LatticeFasterDecoderStdVectorFst(hclg, cfg)
         self._model = model
-        self._scale = opts.acoustic_scale
 
-    def decode(self, feats: np.ndarray) -> Hypothesis:
-        """1-best path for one utterance's features (partial result if no final state is reached)."""
-        decodable = khg.DecodableCtc(self._model.tid_loglikes(feats, self._scale))
+    def decode(self, tid_loglikes: np.ndarray) -> Hypothesis:
+        """1-best path for one utterance's scaled log-likelihoods (`AcousticModel.tid_loglikes`); partial if no final."""
         ok, ali, words, like = khg.decode_utterance_lattice_faster(
-            self._decoder, decodable, self._model.tm, "utt", True)
+            self._decoder, khg.DecodableCtc(tid_loglikes), self._model.tm, "utt", True)
         return Hypothesis(list(words), np.asarray(ali, dtype=np.int32), float(like), bool(ok))

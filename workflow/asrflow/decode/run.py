@@ -40,10 +40,11 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
     hyps, ctm, failed, audio_s, decode_s = [], [], [], 0.0, 0.0
     for u in progress(utts, len(utts), log, f"decoding {data_dir.name}"):
         start = time.perf_counter()
-        hyp = decoder.decode(feats[u.id])
+        loglikes = model.tid_loglikes(feats[u.id], opts.acoustic_scale)
+        hyp = decoder.decode(loglikes)
         decode_s += time.perf_counter() - start
         if lattices is not None:
-            lat = lattices.lattice(model.tid_loglikes(feats[u.id], opts.acoustic_scale))
+            lat = lattices.lattice(loglikes)
             best = lat.best_paths(weights) if lat is not None else [([], None)] * len(grid)
             for g, (word_ids, _) in zip(grid, best):
                 swept[g].append(" ".join([u.id, *(lang.id2word[w] for w in word_ids)]))

@@ -28,17 +28,13 @@ class ShardResult:
 
     gmm: GmmStats
     tid_counts: np.ndarray
-    aligned: int = 0
     failed: list[str] = field(default_factory=list)
-    align_loglike: float = 0.0
     changed_frames: int = 0
 
     def __iadd__(self, other: "ShardResult") -> "ShardResult":
         self.gmm += other.gmm
         self.tid_counts += other.tid_counts
-        self.aligned += other.aligned
         self.failed += other.failed
-        self.align_loglike += other.align_loglike
         self.changed_frames += other.changed_frames
         return self
 
@@ -75,7 +71,7 @@ class Shard:
                           np.zeros(model.tm.num_transition_ids + 1))
         if realign:
             for u in self.ids:
-                ali, like = viterbi_align(model, self.graphs[u], self.feats[u], opts, pdf_offsets)
+                ali, _ = viterbi_align(model, self.graphs[u], self.feats[u], opts, pdf_offsets)
                 if ali is None:
                     res.failed.append(u)
                     self.ali.pop(u, None)
@@ -83,8 +79,6 @@ class Shard:
                 if u in self.ali:
                     res.changed_frames += int((model.tid2pdf[ali] != model.tid2pdf[self.ali[u]]).sum())
                 self.ali[u] = ali
-                res.align_loglike += like
-                res.aligned += 1
         aligned = [u for u in self.ids if u in self.ali]
         if aligned:
             tids = np.concatenate([self.ali[u] for u in aligned])

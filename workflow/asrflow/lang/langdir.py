@@ -8,7 +8,7 @@ from pathlib import Path
 
 import kaldifst
 
-from asrflow.common import AsrflowError
+from asrflow.common import AsrflowError, read_fields
 
 REQUIRED = ("words.txt", "phones.txt", "L.fst", "L_disambig.fst", "topo", "oov.txt",
             "phones/silence.int", "phones/disambig.int", "phones/sets.int")
@@ -17,14 +17,7 @@ REQUIRED = ("words.txt", "phones.txt", "L.fst", "L_disambig.fst", "topo", "oov.t
 def read_symbols(path: Path) -> dict[str, int]:
     """Read a Kaldi symbol table (words.txt, phones.txt: `symbol id` per line)."""
     table = {}
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise AsrflowError(f"cannot read symbol table {path}: {e.strerror}") from e
-    for n, line in enumerate(lines, 1):
-        fields = line.split()
-        if not fields:
-            continue
+    for n, line, fields in read_fields(path):
         if len(fields) != 2 or not fields[1].isdigit():
             raise AsrflowError(f"{path}:{n}: expected 'symbol integer-id', got {line!r}")
         table[fields[0]] = int(fields[1])

@@ -71,7 +71,7 @@ def _topo(nonsil: list[int], sil: list[int], n_nonsil: int, n_sil: int) -> str:
     last = n_sil - 1
     p = 1.0 / n_sil
     lines.append(
-        f"<State> 0 <PdfClass> 0 " + " ".join(f"<Transition> {t} {p:g}" for t in range(last)) + " </State>"
+        "<State> 0 <PdfClass> 0 " + " ".join(f"<Transition> {t} {p:g}" for t in range(last)) + " </State>"
     )
     for s in range(1, last):
         lines.append(
