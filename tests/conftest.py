@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from asrflow.data.corpus import prepare_parts
-from asrflow.data.features import compute_features, load_features, load_utterances
+from asrflow.data.features import compute_features, load_features
 from asrflow.gmm.model import AcousticModel
 from asrflow.gmm.mono import MonoConfig, train_mono
+from asrflow.gmm.shards import Utt
 from asrflow.lang.lexicon import read_lexicon
 from asrflow.lang.prepare import LangConfig, prepare_lang
 from asrflow.lm.grammar import arpa_to_G
@@ -56,6 +57,6 @@ def yesno_system(corpora_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
                  LangConfig(oov_word="<SIL>"))
     arpa_to_G(REPO / "lang/yesno/lm_unigram.arpa", root / "lang/words.txt", root / "G.fst")
     feats = load_features(root / "data/train")
-    utts = [(u.id, u.text, feats[u.id]) for u in load_utterances(root / "data/train")]
+    utts = Utt.of_part(root / "data/train", feats)
     model, ali, history = train_mono(utts, root / "lang", MonoConfig.from_dict(SMALL_MONO), seed=0)
     return YesnoSystem(root / "data", root / "lang", root / "G.fst", model, ali, history)

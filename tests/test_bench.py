@@ -52,6 +52,8 @@ def results(tmp_path: Path) -> Path:
     _write_decode(r, "mono", "decode_tg_test", 0.0011)
     _write_decode(r, "mono", "decode_tg_dev", 0.2)
     _write_decode(r, "tri1", "decode_tg_test", 0.3)  # no benchmark file: still reported
+    _write_decode(r, "tri3", "decode_tg_test", 0.08)
+    (r / "exp" / "tri3" / "final.alimdl").write_bytes(b"")  # a SAT stage: the two-pass target applies
     return r
 
 
@@ -59,7 +61,7 @@ def test_collect_reads_wall_rss_and_rtf(results: Path) -> None:
     """Every TSV and every decode_info.json gives one row; decodes are joined to their TSV by name."""
     rows = {r.step: r for r in bench.collect(results, "toy")}
     assert sorted(rows) == ["decode_mono_tg_dev", "decode_mono_tg_test", "decode_tri1_tg_test",
-                            "features_train", "train_mono"]
+                            "decode_tri3_tg_test", "features_train", "train_mono"]
     assert (rows["train_mono"].wall_s, rows["train_mono"].max_rss_mb, rows["train_mono"].rtf) == (5.11, 631.89, None)
     assert (rows["features_train"].wall_s, rows["features_train"].max_rss_mb) == (1.5, 273.04)  # last repeat
     test = rows["decode_mono_tg_test"]
@@ -68,11 +70,11 @@ def test_collect_reads_wall_rss_and_rtf(results: Path) -> None:
     assert (tri1.stage, tri1.wall_s, tri1.max_rss_mb, tri1.rtf) == ("tri1", None, None, 0.3)
 
 
-def test_verdict_applies_the_mono_target_only(results: Path) -> None:
-    """Mono decodes pass at RTF <= 0.05 and fail above; other stages and non-decodes get no verdict."""
+def test_verdicts_apply_the_mono_and_sat_targets(results: Path) -> None:
+    """Mono decodes pass at RTF <= 0.05, SAT decodes at <= 0.1; other stages and non-decodes get no verdict."""
     verdicts = {r.step: r.verdict for r in bench.collect(results, "toy")}
     assert verdicts == {"decode_mono_tg_dev": "FAIL", "decode_mono_tg_test": "PASS", "decode_tri1_tg_test": "",
-                        "features_train": "", "train_mono": ""}
+                        "decode_tri3_tg_test": "PASS", "features_train": "", "train_mono": ""}
 
 
 def test_na_cells_become_none(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 
 from asrflow.data.features import load_features, load_utterances
 from asrflow.gmm.mono import MonoConfig, train_mono
+from asrflow.gmm.shards import Utt
 from asrflow.lang.langdir import LangDir
 
 
@@ -30,7 +31,7 @@ def test_alignments_spell_the_transcripts(yesno_system) -> None:
 
 def test_same_seed_same_model(yesno_system) -> None:
     feats = load_features(yesno_system.data / "train")
-    utts = [(u.id, u.text, feats[u.id]) for u in load_utterances(yesno_system.data / "train")][:10]
+    utts = Utt.of_part(yesno_system.data / "train", feats)[:10]
     cfg = MonoConfig(num_iters=4, max_iter_inc=3, totgauss=40, realign_iters=(1, 2, 3))
     a, ali_a, _ = train_mono(utts, yesno_system.lang, cfg, seed=3)
     b, ali_b, _ = train_mono(utts, yesno_system.lang, cfg, seed=3)
@@ -40,7 +41,7 @@ def test_same_seed_same_model(yesno_system) -> None:
 
 def test_two_worker_processes_give_the_same_model(yesno_system) -> None:
     feats = load_features(yesno_system.data / "train")
-    utts = [(u.id, u.text, feats[u.id]) for u in load_utterances(yesno_system.data / "train")][:10]
+    utts = Utt.of_part(yesno_system.data / "train", feats)[:10]
     cfg = MonoConfig(num_iters=3, max_iter_inc=2, totgauss=30, realign_iters=(1, 2))
     one, _, _ = train_mono(utts, yesno_system.lang, cfg, seed=1, num_jobs=1)
     two, _, _ = train_mono(utts, yesno_system.lang, cfg, seed=1, num_jobs=2)

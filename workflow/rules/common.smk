@@ -23,7 +23,14 @@ R = f"results/{RECIPE}"
 LEX = config["lexicon"]["name"]
 LM = config["lm"]["name"]
 LANG = f"{R}/lang_{LEX}"
-STAGES = ["mono"]
+STAGES = config["stages"]
+TRI_STAGES = [s for s in STAGES if s != "mono"]
+for _s in TRI_STAGES:
+    if _s not in config:
+        raise WorkflowError(f"stage {_s!r} is listed in `stages` but has no config section {_s}: add one to conf/*.yaml")
+    if config[_s].get("align_from", "mono") not in STAGES[: STAGES.index(_s)]:
+        raise WorkflowError(f"stage {_s}: align_from {config[_s].get('align_from')!r} must be a stage listed before it")
+SAT_STAGES = [s for s in TRI_STAGES if config[s].get("type") == "sat"]
 SYNTH = CORPUS == "synth_digits"
 CORPUS_DIR = config["corpus_dir"] or (f"{R}/corpus" if SYNTH else None)
 PART_CFG = {
@@ -46,6 +53,11 @@ wildcard_constraints:
 def arg(value) -> str:
     """A config value as one shell-quoted JSON argument (rules pass config sections this way)."""
     return shlex.quote(json.dumps(value, sort_keys=True))
+
+
+def si_model_arg(wildcards) -> str:
+    """`--si-model …` for a SAT stage's decode (two-pass fMLLR), else nothing."""
+    return f"--si-model {R}/exp/{wildcards.stage}/final.alimdl" if wildcards.stage in SAT_STAGES else ""
 
 
 def part_files(part: str) -> dict[str, str]:

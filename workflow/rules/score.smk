@@ -23,7 +23,8 @@ rule score:
 
 rule summary:
     input:
-        expand(f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/scores.json", stage=STAGES, test_set=TEST_SETS),
+        scores=expand(f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/scores.json", stage=STAGES, test_set=TEST_SETS),
+        logs=expand(f"{R}/exp/{{stage}}/train_log.json", stage=STAGES),
     output:
         tsv=f"{R}/wer.tsv",
         md=f"{R}/RESULTS.md",
@@ -33,4 +34,4 @@ rule summary:
         f"{R}/logs/summary.log",
     shell:
         "{PYTHON} -m asrflow.score summarize --recipe {RECIPE} --out-tsv {output.tsv} --out-md {output.md} "
-        "--published {params.published} {input} 2> {log}"
+        "--published {params.published} --train-logs {input.logs} -- {input.scores} 2> {log}"

@@ -20,10 +20,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, required=True, help="data part dir to decode")
     parser.add_argument("--cfg", required=True, help="decode config as JSON")
     parser.add_argument("--info", default="{}", help="JSON object copied into decode_info.json (e.g. lm, lexicon)")
+    parser.add_argument("--si-model", type=Path, default=None,
+                        help="speaker-independent model of a SAT system (final.alimdl): decode in two fMLLR passes")
     parser.add_argument("--out", type=Path, required=True, help="decode directory to write")
     parser.set_defaults(func=lambda a: decode_part(
         a.graph, a.lang, a.model, a.data, DecodeOptions.from_dict(parse_json_arg(a.cfg, "--cfg")), a.out,
-        parse_json_arg(a.info, "--info")))
+        parse_json_arg(a.info, "--info"), a.si_model))
     return parser
 
 

@@ -22,6 +22,8 @@ class DecodeOptions:
     acoustic_scale: float = 0.083333
     lmwt_search: tuple[float, ...] = ()  # LM weights for Kaldi's scoring sweep (empty: fixed weight only)
     wip_search: tuple[float, ...] = (0.0,)  # word insertion penalties for the sweep
+    fmllr_silence_weight: float = 0.01  # SAT decoding: weight of silence frames in fMLLR statistics
+    fmllr_min_count: float = 50.0  # SAT decoding: a speaker with fewer frames keeps the identity transform
 
     @classmethod
     def from_dict(cls, cfg: dict) -> "DecodeOptions":

@@ -7,22 +7,47 @@ import time
 from pathlib import Path
 
 import kaldifst
+import numpy as np
 
 from asrflow.common import atomic_path, get_logger, progress
-from asrflow.data.features import load_utterances
+from asrflow.data.features import Utterance, load_utterances
 from asrflow.decode.ctm import ctm_lines, read_prons, word_segments
 from asrflow.decode.decoder import Decoder, DecodeOptions
 from asrflow.decode.lattice import LatticeGenerator
+from asrflow.gmm.adapt import adapt, speaker_fmllr
 from asrflow.gmm.model import AcousticModel
+from asrflow.gmm.transforms import compose_affine
 from asrflow.lang.langdir import LangDir
 
 log = get_logger("asrflow.decode")
 FRAME_SHIFT = 0.01
 
 
+def fmllr_passes(hclg: kaldifst.StdVectorFst, model: AcousticModel, si_model: AcousticModel,
+                 feats: dict[str, np.ndarray], utts: list[Utterance], lang: LangDir,
+                 opts: DecodeOptions) -> dict[str, np.ndarray]:
+    """Speaker transforms for two-pass SAT decoding (decode_fmllr.sh): speaker-independent first pass,
+    fMLLR from its 1-best alignment, a second pass on the adapted features, fMLLR again on top."""
+    speaker_of = {u.id: u.speaker for u in utts}
+    transforms: dict[str, np.ndarray] = {}
+    for k, pass_model in enumerate((si_model, model)):
+        current = adapt(feats, speaker_of, transforms)
+        decoder = Decoder(hclg, pass_model, opts)
+        alignments = {u.id: decoder.decode(pass_model.tid_loglikes(current[u.id], opts.acoustic_scale)).alignment
+                      for u in progress(utts, len(utts), log, f"fMLLR pass {k + 1}")}
+        delta = speaker_fmllr(model, current, speaker_of, alignments, lang.silence, opts.fmllr_silence_weight,
+                              opts.fmllr_min_count)
+        transforms = {s: compose_affine(w, transforms[s]) if s in transforms else w for s, w in delta.items()}
+    return transforms
+
+
 def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Path, opts: DecodeOptions,
-                out_dir: Path, extra_info: dict | None = None) -> dict:
-    """Decode every utterance of `data_dir`; write hyp.txt, ctm, decode_info.json atomically; return the info."""
+                out_dir: Path, extra_info: dict | None = None, si_model_path: Path | None = None) -> dict:
+    """Decode every utterance of `data_dir`; write hyp.txt, ctm, decode_info.json atomically; return the info.
+
+    With `si_model_path` (a SAT system) the features are first adapted per speaker by `fmllr_passes`;
+    the transforms are written to trans.npz and their cost counts in the real-time factor.
+    """
     lang = LangDir(lang_dir)
     model = AcousticModel.load(model_path)
     hclg = kaldifst.StdVectorFst.read(str(graph_dir / "HCLG.fst"))
@@ -30,6 +55,13 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
     prons, silence = read_prons(lang), set(lang.silence)
     feats = model.load_features(data_dir)
     utts = load_utterances(data_dir)
+    transforms: dict[str, np.ndarray] = {}
+    adapt_s = 0.0
+    if si_model_path is not None:
+        start = time.perf_counter()
+        transforms = fmllr_passes(hclg, model, AcousticModel.load(si_model_path), feats, utts, lang, opts)
+        feats = adapt(feats, {u.id: u.speaker for u in utts}, transforms)
+        adapt_s = time.perf_counter() - start
     grid = [(lmwt, wip) for lmwt in opts.lmwt_search for wip in opts.wip_search]
     # acoustic costs in the lattice carry the decoding scale: LM weight L means acoustic × 1/(scale·L)
     weights = [(1.0 / (opts.acoustic_scale * lmwt), wip) for lmwt, wip in grid]
@@ -54,6 +86,7 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
             failed.append(u.id)
         hyps.append(" ".join([u.id, *words]))
         ctm += ctm_lines(u.id, word_segments(model.phone_segments(hyp.alignment), words, prons, silence), FRAME_SHIFT)
+    decode_s += adapt_s
     info = {"rtf": decode_s / max(audio_s, 1e-9), "decode_seconds": decode_s, "audio_seconds": audio_s,
             "utterances": len(utts), "not_final": failed, **(extra_info or {})}
     log.info("decoded %d utterances, RTF %.4f, %d without a final state", len(utts), info["rtf"], len(failed))
@@ -62,6 +95,9 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
         (tmp / "hyp.txt").write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
         (tmp / "ctm").write_text("".join(c + "\n" for c in ctm), encoding="utf-8")
         (tmp / "decode_info.json").write_text(json.dumps(info, indent=1) + "\n")
+        if transforms:
+            with open(tmp / "trans.npz", "wb") as f:
+                np.savez_compressed(f, **transforms)
         if grid:
             (tmp / "scoring").mkdir()
             for (lmwt, wip), lines in swept.items():

@@ -1,4 +1,4 @@
-"""CLI of the GMM stage: `mono` trains a monophone system and writes model, tree, alignments, log."""
+"""CLI of the GMM stage: `mono` and `tri` train a system and write model, tree, alignments and logs."""
 
 from __future__ import annotations
 
@@ -8,41 +8,93 @@ from pathlib import Path
 
 import numpy as np
 
-from asrflow.common import AsrflowError, atomic_path, cli_main, parse_json_arg
-from asrflow.data.features import load_features, load_utterances
-from asrflow.gmm.model import write_kaldi_tree
-from asrflow.gmm.mono import MonoConfig, train_mono, write_history
+from asrflow.common import AsrflowError, atomic_path, cli_main, parse_json_arg, write_text_atomic
+from asrflow.data.features import load_features
+from asrflow.gmm.em import write_history
+from asrflow.gmm.model import AcousticModel, write_kaldi_tree
+from asrflow.gmm.mono import MonoConfig, train_mono
+from asrflow.gmm.shards import Utt
+from asrflow.gmm.tri import TriConfig, train_tri
+from asrflow.lang.langdir import LangDir
+
+
+def save_arrays(arrays: dict[str, np.ndarray], path: Path) -> None:
+    """Write named arrays (alignments, transforms) as one compressed .npz, atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Read an .npz written by `save_arrays`."""
+    if not Path(path).is_file():
+        raise AsrflowError(f"{path} is missing: train the stage that writes it first")
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def phone_durations(model: AcousticModel, alignments: dict[str, np.ndarray], lang: LangDir) -> str:
+    """TSV of each phone's count and duration in frames (mean, median, min, max) over the alignments."""
+    lengths: dict[int, list[int]] = {}
+    for ali in alignments.values():
+        for phone, start, end in model.phone_segments(ali):
+            lengths.setdefault(phone, []).append(end - start)
+    rows = ["phone\tcount\tmean_frames\tmedian_frames\tmin_frames\tmax_frames"]
+    for phone in sorted(lengths):
+        d = np.array(lengths[phone])
+        rows.append(f"{lang.id2phone[phone]}\t{len(d)}\t{d.mean():.1f}\t{np.median(d):g}\t{d.min()}\t{d.max()}")
+    return "\n".join(rows) + "\n"
+
+
+def save_system(out: Path, model: AcousticModel, alignments: dict[str, np.ndarray], history: list[dict],
+                lang: LangDir) -> None:
+    """Write a stage's outputs; the model last, since it is the rule's main target."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_history(history, out / "train_log.json")
+    write_text_atomic(out / "phone_durations.tsv", phone_durations(model, alignments, lang))
+    write_kaldi_tree(model.tree, out / "tree")
+    save_arrays(alignments, out / "ali.npz")
+    model.save(out / "final.mdl")
 
 
 def cmd_mono(args: argparse.Namespace) -> None:
     """Train the monophone system on a data part and save it under --out."""
     cfg = MonoConfig.from_dict(parse_json_arg(args.cfg, "--cfg"))
-    feats = load_features(args.data, **cfg.features)
-    utts = [(u.id, u.text, feats[u.id]) for u in load_utterances(args.data)]
+    utts = Utt.of_part(args.data, load_features(args.data, **cfg.features))
     if not utts:
         raise AsrflowError(f"no training utterances in {args.data}")
     model, alignments, history = train_mono(utts, args.lang, cfg, args.seed, args.num_jobs)
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_history(history, args.out / "train_log.json")
-    write_kaldi_tree(model.tree, args.out / "tree")
-    with atomic_path(args.out / "ali.npz") as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **alignments)
-    model.save(args.out / "final.mdl")
+    save_system(args.out, model, alignments, history, LangDir(args.lang))
+
+
+def cmd_tri(args: argparse.Namespace) -> None:
+    """Train a triphone stage from the previous stage's model and alignments and save it under --out."""
+    cfg = TriConfig.from_dict(parse_json_arg(args.cfg, "--cfg"))
+    prev = AcousticModel.load(args.prev / "final.mdl")
+    system = train_tri(args.data, args.lang, prev, load_arrays(args.prev / "ali.npz"), cfg, args.seed, args.num_jobs)
+    if system.si_model is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        save_arrays(system.speaker_transforms, args.out / "trans.npz")
+        system.si_model.save(args.out / "final.alimdl")
+    save_system(args.out, system.model, system.alignments, system.history, LangDir(args.lang))
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of `python -m asrflow.gmm`."""
     parser = argparse.ArgumentParser(prog="python -m asrflow.gmm", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    mono = sub.add_parser("mono", help="train a monophone HMM-GMM system")
-    mono.add_argument("--data", type=Path, required=True, help="training part dir (cuts with features, cmvn)")
-    mono.add_argument("--lang", type=Path, required=True, help="lang directory")
-    mono.add_argument("--cfg", required=True, help="mono config as JSON")
-    mono.add_argument("--seed", type=int, default=0)
-    mono.add_argument("--num-jobs", type=int, default=1, help="worker processes (utterance shards)")
-    mono.add_argument("--out", type=Path, required=True, help="experiment dir, e.g. exp/mono")
-    mono.set_defaults(func=cmd_mono)
+    for name, func, text in (("mono", cmd_mono, "train a monophone HMM-GMM system"),
+                             ("tri", cmd_tri, "train a triphone stage (deltas, lda_mllt or sat)")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--data", type=Path, required=True, help="training part dir (cuts with features, cmvn)")
+        p.add_argument("--lang", type=Path, required=True, help="lang directory")
+        p.add_argument("--cfg", required=True, help="stage config as JSON")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--num-jobs", type=int, default=1, help="worker processes (utterance shards)")
+        p.add_argument("--out", type=Path, required=True, help="experiment dir, e.g. exp/tri1")
+        if name == "tri":
+            p.add_argument("--prev", type=Path, required=True, help="experiment dir of the stage to start from")
+        p.set_defaults(func=func)
     return parser
 
 

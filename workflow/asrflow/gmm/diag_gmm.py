@@ -102,13 +102,15 @@ class DiagGmmSet:
         """Log-likelihood of every frame under every pdf, (T, P)."""
         return self.pdf_loglikes(self.gauss_loglikes(feats))
 
-    def accumulate(self, feats: np.ndarray, pdfs: np.ndarray) -> GmmStats:
+    def accumulate(self, feats: np.ndarray, pdfs: np.ndarray, stats_feats: np.ndarray | None = None) -> GmmStats:
         """EM statistics for frames with known pdfs (Viterbi alignment): posteriors only over each frame's own pdf.
 
         Frames are grouped by pdf, so the cost is frames x Gaussians-per-pdf, not frames x all Gaussians.
+        With `stats_feats`, posteriors come from `feats` but the statistics from `stats_feats`
+        (Kaldi's gmm-acc-stats-twofeats, for SAT's speaker-independent alignment model).
         """
         gconst, a, b = self._linear_params
-        stats = GmmStats.zeros(self.num_gauss, self.dim)
+        stats = GmmStats.zeros(self.num_gauss, self.dim if stats_feats is None else stats_feats.shape[1])
         stats.frames = len(feats)
         order = np.argsort(pdfs, kind="stable")
         sorted_pdfs = pdfs[order]
@@ -120,6 +122,8 @@ class DiagGmmSet:
             g = slice(starts[p], ends[p])
             x = feats[order[lo:hi]].astype(np.float64)
             ll = gconst[g] + x @ a[:, g] + (x * x) @ b[:, g]
+            if stats_feats is not None:
+                x = stats_feats[order[lo:hi]].astype(np.float64)
             peak = ll.max(1, keepdims=True)
             post = np.exp(np.maximum(ll - peak, POST_FLOOR))
             total = post.sum(1, keepdims=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -13,6 +13,7 @@ import numpy as np
 from asrflow.common import atomic_path
 from asrflow.data.features import load_features
 from asrflow.gmm.diag_gmm import DiagGmmSet
+from asrflow.gmm.transforms import apply_affine, splice
 from asrflow.lang.langdir import LangDir
 
 
@@ -35,7 +36,30 @@ class AcousticModel:
     tm: khg.TransitionModel
     tree: khg.ContextDependency
     gmm: DiagGmmSet
-    features: dict  # keyword arguments of `load_features` (deltas, cmvn, norm_vars) this model expects
+    features: dict  # keyword arguments of `load_features` (deltas, cmvn, norm_vars) plus `splice` (frames each side)
+    transform: np.ndarray | None = None  # LDA(+MLLT) matrix applied after splicing (Kaldi's final.mat)
+
+    def replace(self, **changes: object) -> "AcousticModel":
+        """A copy with some fields replaced (the Kaldi objects are shared, not copied)."""
+        return replace(self, **changes)
+
+    @cached_property
+    def tuples(self) -> np.ndarray:
+        """(phone, hmm state, forward pdf, self-loop pdf) of each transition state, row s-1 for state s."""
+        return np.array([t.__getstate__() for t in self.tm.tuples], dtype=np.int64).reshape(-1, 4)
+
+    @cached_property
+    def tid_hmm_state(self) -> np.ndarray:
+        """HMM state (= pdf class in asrflow's topologies) of each transition id (index 0 unused)."""
+        states = np.asarray(self.tm.id2state, dtype=np.int64)
+        return np.r_[0, self.tuples[states[1:] - 1, 1]]
+
+    @cached_property
+    def tid_index(self) -> np.ndarray:
+        """Index of each transition id among its transition state's transitions (index 0 unused)."""
+        states = np.asarray(self.tm.id2state, dtype=np.int64)
+        first = np.asarray(self.tm.state2id, dtype=np.int64)
+        return np.r_[0, np.arange(1, len(states)) - first[states[1:]]]
 
     @cached_property
     def tid2pdf(self) -> np.ndarray:
@@ -73,10 +97,11 @@ class AcousticModel:
         return segs
 
     def __getstate__(self) -> dict:
-        return {"tm": self.tm, "tree": self.tree, "gmm": self.gmm, "features": self.features}
+        return {"tm": self.tm, "tree": self.tree, "gmm": self.gmm, "features": self.features,
+                "transform": self.transform}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({"transform": None, **state})
 
     def tid_loglikes(self, feats: np.ndarray, scale: float, pdf_offsets: np.ndarray | None = None) -> np.ndarray:
         """Scaled log-likelihoods indexed (frame, transition-id − 1): the matrix DecodableCtc expects."""
@@ -96,8 +121,20 @@ class AcousticModel:
         return pickle.loads(Path(path).read_bytes())
 
     def load_features(self, part_dir: Path) -> dict[str, np.ndarray]:
-        """A data part's features through the pipeline this model was trained on."""
-        return load_features(part_dir, **self.features)
+        """A data part's speaker-independent features through the pipeline this model was trained on."""
+        return {u: self.transform_features(f) for u, f in self.load_raw_features(part_dir).items()}
+
+    def load_raw_features(self, part_dir: Path) -> dict[str, np.ndarray]:
+        """A data part's features before the model's transform: CMVN, then deltas or splicing."""
+        opts = {k: v for k, v in self.features.items() if k != "splice"}
+        feats = load_features(part_dir, **opts)
+        if self.features.get("splice"):
+            feats = {u: splice(f, self.features["splice"]) for u, f in feats.items()}
+        return feats
+
+    def transform_features(self, raw: np.ndarray) -> np.ndarray:
+        """Apply the model's LDA/MLLT matrix (if any) to spliced features."""
+        return raw if self.transform is None else apply_affine(raw, self.transform)
 
 
 def write_kaldi_tree(tree: khg.ContextDependency, path: Path) -> None:

@@ -40,13 +40,17 @@ def compose_lg(lang: LangDir, g: kaldifst.StdVectorFst) -> kaldifst.StdVectorFst
     return lg
 
 
-def make_hclg(lang: LangDir, g: kaldifst.StdVectorFst, model: AcousticModel, context_width: int = 1,
-              central_position: int = 0, transition_scale: float = 1.0,
+def make_hclg(lang: LangDir, g: kaldifst.StdVectorFst, model: AcousticModel, transition_scale: float = 1.0,
               self_loop_scale: float = 0.1) -> kaldifst.StdVectorFst:
-    """Full decoding graph over transition ids with transition probabilities and self-loops."""
+    """Full decoding graph over transition ids with transition probabilities and self-loops.
+
+    The context transducer C takes its width and central position from the model's tree
+    (1/0 for monophones, 3/1 for triphones), as mkgraph.sh does.
+    """
     lg = compose_lg(lang, g)
     log.info("LG: %d states", lg.num_states)
-    clg, ilabel_info = kaldifst.compose_context(lang.disambig, context_width, central_position, lg)
+    clg, ilabel_info = kaldifst.compose_context(lang.disambig, model.tree.context_width,
+                                                model.tree.central_position, lg)
     kaldifst.arcsort(clg, sort_type="ilabel")
     h, disambig_tids = khg.get_h_transducer(ilabel_info, model.tree, model.tm,
                                             khg.HTransducerConfig(transition_scale=transition_scale))

@@ -68,7 +68,7 @@ def cmd_score(args: argparse.Namespace) -> None:
 
 def cmd_summarize(args: argparse.Namespace) -> None:
     """Write the results table from score files."""
-    summarize(args.scores, args.out_tsv, args.out_md, args.recipe, parse_published(args.published))
+    summarize(args.scores, args.out_tsv, args.out_md, args.recipe, parse_published(args.published), args.train_logs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--out-tsv", type=Path, required=True)
     sm.add_argument("--out-md", type=Path, required=True)
     sm.add_argument("--published", help='published WERs as JSON, e.g. {"mono/test": 10.61}')
+    sm.add_argument("--train-logs", type=Path, nargs="*", default=[], help="exp/<stage>/train_log.json files")
     sm.add_argument("scores", type=Path, nargs="+", metavar="SCORES_JSON")
     sm.set_defaults(func=cmd_summarize)
     return parser

@@ -48,8 +48,10 @@ def summarize(
     out_md: Path,
     recipe: str,
     published: dict[tuple[str, str], float] | None = None,
+    train_logs: list[Path] | None = None,
 ) -> None:
-    """Write wer.tsv and RESULTS.md for `recipe`, with published WERs per (stage, test_set) when given."""
+    """Write wer.tsv and RESULTS.md for `recipe`, with published WERs per (stage, test_set) when given
+    and a training/alignment table from the stages' train_log.json files."""
     if not score_jsons:
         raise AsrflowError("summarize: no scores.json files given")
     rows = sorted((load_scores(p) for p in score_jsons), key=sort_key)
@@ -62,7 +64,23 @@ def summarize(
             cells + [format_cell("wer", published.get((row["stage"], row["test_set"])))]
             for cells, row in zip(table, rows)
         ]
-    write_text_atomic(out_md, results_md(recipe, columns, table))
+    write_text_atomic(out_md, results_md(recipe, columns, table) + training_md(train_logs or []))
+
+
+def training_md(train_logs: list[Path]) -> str:
+    """RESULTS.md section: per stage, model size, final log-likelihood and how much the alignment moved."""
+    if not train_logs:
+        return ""
+    lines = ["", "## Training and alignments", "",
+             "Phone frames changed = share of training frames whose aligned phone differs from the previous "
+             "stage's alignment; phone durations per stage are in `exp/<stage>/phone_durations.tsv`.", "",
+             "| stage | Gaussians | loglike/frame | phone frames changed vs previous stage |", "|---|---|---|---|"]
+    for path in sorted(train_logs, key=lambda p: sort_key({"stage": Path(p).parent.name, "test_set": ""})):
+        last = json.loads(Path(path).read_text(encoding="utf-8"))[-1]
+        changed = last.get("phone_frames_changed_vs_prev")
+        lines.append(f"| {Path(path).parent.name} | {last['num_gauss']} | {last['loglike_per_frame']:.3f} | "
+                     f"{'' if changed is None else f'{100 * changed:.1f}%'} |")
+    return "\n".join(lines) + "\n"
 
 
 def results_md(recipe: str, columns: list[str], table: list[list[str]]) -> str:
