@@ -22,3 +22,5 @@ rule all:
     input:
         f"{R}/wer.tsv",
         f"{R}/RESULTS.md",
+        # SAT alignments of the training part, what neural stages train on (align_fmllr.sh)
+        [f"{R}/exp/{s}_ali_train/ali.npz" for s in SAT_STAGES],

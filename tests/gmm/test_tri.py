@@ -10,7 +10,7 @@ import pytest
 
 from asrflow.decode.decoder import DecodeOptions
 from asrflow.decode.run import decode_part
-from asrflow.gmm.tri import TriConfig, TriSystem, convert_alignment, train_tri
+from asrflow.gmm.tri import TriConfig, TriSystem, align_fmllr, convert_alignment, train_tri
 from asrflow.graph.hclg import build_graph, make_hclg
 from asrflow.lang.langdir import LangDir
 from asrflow.score.wer import score
@@ -112,3 +112,15 @@ def test_triphone_decoding_of_yesno_test(yesno_system, ladder, stage: str, tmp_p
     assert score(refs, hyps, None).total.wer <= 3.0
     assert (tmp_path / "decode/trans.npz").exists() == (si_path is not None)
     assert info["rtf"] < 0.5
+
+
+def test_align_fmllr_aligns_new_data_to_its_transcripts(yesno_system, ladder) -> None:
+    tri3 = ladder["tri3"]
+    test = yesno_system.data / "test"
+    alignments, transforms, failed = align_fmllr(test, yesno_system.lang, tri3.model, tri3.si_model,
+                                                 small("sat", "tri2"))
+    lang = LangDir(yesno_system.lang)
+    assert not failed and len(alignments) == 29 and set(transforms) == {"yesno"}
+    for utt, ali in alignments.items():
+        speech = [lang.id2phone[p] for p, _, _ in tri3.model.phone_segments(ali) if p not in lang.silence]
+        assert speech == ["Y" if c == "1" else "N" for c in utt.split("_")]

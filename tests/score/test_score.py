@@ -99,6 +99,24 @@ def test_summarize_column_order_and_sorting(tmp_path: Path) -> None:
     text = md.read_text()
     assert "an4" in text.splitlines()[0]
     assert "| mono | test | 10.61 | 0 | 0 | 0 | 10 | 0.00 | 0.050 | tg | 10.61 |" in text
+    # a dev row shows the stage's published figure on the official test set, naming that set
+    assert "| mono | dev | 12.00 | 0 | 0 | 0 | 10 | 0.00 | 0.050 | tg | 10.61 (test) |" in text
+
+
+def test_results_md_lists_training_and_alignment_changes(tmp_path: Path) -> None:
+    score = write_json(tmp_path / "s.json", stage="tri1", test_set="dev", wer=5.0)
+    logs = []
+    for stage, changed in (("tri1", 0.125), ("mono", None)):
+        entry = {"iter": 3, "num_gauss": 100, "loglike_per_frame": -60.5}
+        if changed is not None:
+            entry["phone_frames_changed_vs_prev"] = changed
+        path = tmp_path / stage / "train_log.json"
+        path.parent.mkdir()
+        path.write_text(json.dumps([entry]))
+        logs.append(path)
+    summarize([score], tmp_path / "wer.tsv", tmp_path / "RESULTS.md", "x", train_logs=logs)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert text.index("| mono | 100 | -60.500 |  |") < text.index("| tri1 | 100 | -60.500 | 12.5% |")
 
 
 def test_cli_score_then_summarize(tmp_path: Path) -> None:

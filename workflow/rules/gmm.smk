@@ -59,3 +59,29 @@ for _stage in TRI_STAGES:
         shell:
             "{PYTHON} -m asrflow.gmm tri --data {params.data} --lang {LANG} --prev {params.prev} --cfg {params.cfg} "
             "--seed {params.seed} --num-jobs {threads} --out {params.out} 2> {log}"
+
+
+rule align_fmllr:
+    input:
+        **part_files("{part}"),
+        lang=LANG_FILES,
+        model=f"{R}/exp/{{stage}}/final.mdl",
+        alimdl=f"{R}/exp/{{stage}}/final.alimdl",
+    output:
+        ali=f"{R}/exp/{{stage}}_ali_{{part}}/ali.npz",
+        trans=f"{R}/exp/{{stage}}_ali_{{part}}/trans.npz",
+    wildcard_constraints:
+        stage="|".join(SAT_STAGES) or "no_sat_stage",
+    params:
+        cfg=lambda w: arg(config[w.stage]),
+        data=f"{R}/data/{{part}}",
+        model_dir=f"{R}/exp/{{stage}}",
+        out=f"{R}/exp/{{stage}}_ali_{{part}}",
+    threads: 2
+    log:
+        f"{R}/logs/align_fmllr_{{stage}}_{{part}}.log",
+    benchmark:
+        f"{R}/benchmarks/align_fmllr_{{stage}}_{{part}}.tsv"
+    shell:
+        "{PYTHON} -m asrflow.gmm align_fmllr --data {params.data} --lang {LANG} --model-dir {params.model_dir} "
+        "--cfg {params.cfg} --num-jobs {threads} --out {params.out} 2> {log}"

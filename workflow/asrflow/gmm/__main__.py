@@ -14,7 +14,7 @@ from asrflow.gmm.em import write_history
 from asrflow.gmm.model import AcousticModel, write_kaldi_tree
 from asrflow.gmm.mono import MonoConfig, train_mono
 from asrflow.gmm.shards import Utt
-from asrflow.gmm.tri import TriConfig, train_tri
+from asrflow.gmm.tri import TriConfig, align_fmllr, train_tri
 from asrflow.lang.langdir import LangDir
 
 
@@ -79,6 +79,19 @@ def cmd_tri(args: argparse.Namespace) -> None:
     save_system(args.out, system.model, system.alignments, system.history, LangDir(args.lang))
 
 
+def cmd_align_fmllr(args: argparse.Namespace) -> None:
+    """Align a data part with a SAT stage (two passes, fMLLR per speaker) and save ali.npz + trans.npz."""
+    cfg = TriConfig.from_dict(parse_json_arg(args.cfg, "--cfg"))
+    model = AcousticModel.load(args.model_dir / "final.mdl")
+    si_model = AcousticModel.load(args.model_dir / "final.alimdl")
+    alignments, transforms, _ = align_fmllr(args.data, args.lang, model, si_model, cfg, args.num_jobs)
+    if not alignments:
+        raise AsrflowError(f"no utterance of {args.data} could be aligned with {args.model_dir}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_arrays(transforms, args.out / "trans.npz")
+    save_arrays(alignments, args.out / "ali.npz")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of `python -m asrflow.gmm`."""
     parser = argparse.ArgumentParser(prog="python -m asrflow.gmm", description=__doc__)
@@ -95,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "tri":
             p.add_argument("--prev", type=Path, required=True, help="experiment dir of the stage to start from")
         p.set_defaults(func=func)
+    al = sub.add_parser("align_fmllr", help="align a data part with a SAT stage (Kaldi's align_fmllr.sh)")
+    al.add_argument("--data", type=Path, required=True, help="data part dir to align (transcripts needed)")
+    al.add_argument("--lang", type=Path, required=True, help="lang directory")
+    al.add_argument("--model-dir", type=Path, required=True, help="SAT experiment dir (final.mdl, final.alimdl)")
+    al.add_argument("--cfg", required=True, help="the SAT stage's config as JSON")
+    al.add_argument("--num-jobs", type=int, default=1, help="worker processes (speaker shards)")
+    al.add_argument("--out", type=Path, required=True, help="alignment dir, e.g. exp/tri3_ali_train")
+    al.set_defaults(func=cmd_align_fmllr)
     return parser
 
 

@@ -242,3 +242,23 @@ def alignment_changes(prev: AcousticModel, prev_ali: dict[str, np.ndarray], mode
     changed = sum(int((prev.tid2phone[prev_ali[u]] != model.tid2phone[ali[u]]).sum()) for u in common)
     total = sum(len(ali[u]) for u in common)
     return {"phone_frames_changed_vs_prev": changed / max(total, 1)}
+
+
+def align_fmllr(part_dir: Path, lang_dir: Path, model: AcousticModel, si_model: AcousticModel, cfg: TriConfig,
+                num_jobs: int = 1) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], list[str]]:
+    """Align a part with a SAT system (align_fmllr.sh): speaker-independent alignment, fMLLR per speaker
+    from it, realignment on the adapted features. Returns alignments, transforms, utterances that failed."""
+    lang = LangDir(lang_dir)
+    utts = Utt.of_part(part_dir, model.load_raw_features(part_dir))
+    no_boost = np.zeros(model.tm.num_pdfs)
+    with ShardPool(utts, lang_dir, model, num_jobs, by_speaker=True) as pool:
+        pool.map("set_transforms", model.transform, {})
+        pool.map("realign", si_model, cfg.align, no_boost)
+        transforms = {s: w for d in pool.map("fmllr", model, cfg.silence_weight, cfg.fmllr_min_count)
+                      for s, w in d.items()}
+        pool.map("set_transforms", model.transform, transforms)
+        failed = summed(pool.map("realign", model, cfg.align, silence_offsets(model, lang, cfg.boost_silence))).failed
+        alignments = {u: a for d in pool.map("alignments") for u, a in d.items()}
+    if failed:
+        log.warning("%d utterance(s) of %s could not be aligned: %s", len(failed), part_dir, " ".join(failed[:10]))
+    return alignments, transforms, failed

@@ -60,11 +60,16 @@ def summarize(
     write_text_atomic(out_tsv, "".join("\t".join(cells) + "\n" for cells in [columns, *table]))
     if published is not None:
         columns = [*columns, "published wer"]
-        table = [
-            cells + [format_cell("wer", published.get((row["stage"], row["test_set"])))]
-            for cells, row in zip(table, rows)
-        ]
+        table = [cells + [published_cell(published, row["stage"], row["test_set"])] for cells, row in zip(table, rows)]
     write_text_atomic(out_md, results_md(recipe, columns, table) + training_md(train_logs or []))
+
+
+def published_cell(published: dict[tuple[str, str], float], stage: str, test_set: str) -> str:
+    """The published WER of a stage on this test set; else on another set of the same stage, naming that set."""
+    if (stage, test_set) in published:
+        return format_cell("wer", published[(stage, test_set)])
+    other = sorted((s, wer) for (st, s), wer in published.items() if st == stage)
+    return "; ".join(f"{format_cell('wer', wer)} ({s})" for s, wer in other)
 
 
 def training_md(train_logs: list[Path]) -> str:
