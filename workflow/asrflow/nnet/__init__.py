@@ -1,0 +1,1 @@
+"""Stage: nnet (TDNN acoustic models trained with frame cross-entropy or CTC, and their export)."""
