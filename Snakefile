@@ -15,6 +15,7 @@ include: "workflow/rules/lm.smk"
 include: "workflow/rules/gmm.smk"
 include: "workflow/rules/graph.smk"
 include: "workflow/rules/decode.smk"
+include: "workflow/rules/nnet.smk"
 include: "workflow/rules/score.smk"
 
 

@@ -13,6 +13,7 @@ from asrflow.data.features import compute_features, load_features
 from asrflow.gmm.model import AcousticModel
 from asrflow.gmm.mono import MonoConfig, train_mono
 from asrflow.gmm.shards import Utt
+from asrflow.gmm.tri import TriConfig, TriSystem, train_tri
 from asrflow.lang.lexicon import read_lexicon
 from asrflow.lang.prepare import LangConfig, prepare_lang
 from asrflow.lm.grammar import arpa_to_G
@@ -60,3 +61,23 @@ def yesno_system(corpora_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     utts = Utt.of_part(root / "data/train", feats)
     model, ali, history = train_mono(utts, root / "lang", MonoConfig.from_dict(SMALL_MONO), seed=0)
     return YesnoSystem(root / "data", root / "lang", root / "G.fst", model, ali, history)
+
+
+SMALL_TRI = {"num_leaves": 20, "totgauss": 150, "num_iters": 8, "max_iter_inc": 5, "realign_iters": [3, 6],
+         "mllt_iters": [1, 3], "fmllr_iters": [1, 3], "lda_dim": 30}
+
+
+def small_tri(stage_type: str, align_from: str) -> TriConfig:
+    """A few-second configuration of one stage."""
+    return TriConfig.from_dict({**SMALL_TRI, "type": stage_type, "align_from": align_from})
+
+
+@pytest.fixture(scope="session")
+def yesno_ladder(yesno_system) -> dict[str, TriSystem]:
+    """tri1 (deltas) → tri2 (LDA+MLLT) → tri3 (SAT) on yesno's training part."""
+    train = yesno_system.data / "train"
+    tri1 = train_tri(train, yesno_system.lang, yesno_system.model, yesno_system.alignments,
+                     small_tri("deltas", "mono"), seed=0)
+    tri2 = train_tri(train, yesno_system.lang, tri1.model, tri1.alignments, small_tri("lda_mllt", "tri1"), seed=0)
+    tri3 = train_tri(train, yesno_system.lang, tri2.model, tri2.alignments, small_tri("sat", "tri2"), seed=0)
+    return {"tri1": tri1, "tri2": tri2, "tri3": tri3}

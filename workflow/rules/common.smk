@@ -24,13 +24,18 @@ LEX = config["lexicon"]["name"]
 LM = config["lm"]["name"]
 LANG = f"{R}/lang_{LEX}"
 STAGES = config["stages"]
-TRI_STAGES = [s for s in STAGES if s != "mono"]
-for _s in TRI_STAGES:
+TRI_STAGES = [s for s in STAGES if s.startswith("tri")]
+HYBRID_STAGES = [s for s in STAGES if s.startswith("hybrid")]
+GMM_STAGES = [s for s in STAGES if s not in HYBRID_STAGES]
+for _s in TRI_STAGES + HYBRID_STAGES:
     if _s not in config:
         raise WorkflowError(f"stage {_s!r} is listed in `stages` but has no config section {_s}: add one to conf/*.yaml")
     if config[_s].get("align_from", "mono") not in STAGES[: STAGES.index(_s)]:
         raise WorkflowError(f"stage {_s}: align_from {config[_s].get('align_from')!r} must be a stage listed before it")
 SAT_STAGES = [s for s in TRI_STAGES if config[s].get("type") == "sat"]
+for _s in HYBRID_STAGES:
+    if config[_s]["align_from"] not in SAT_STAGES:
+        raise WorkflowError(f"stage {_s}: align_from must name a SAT stage (type: sat), got {config[_s]['align_from']!r}")
 SYNTH = CORPUS == "synth_digits"
 CORPUS_DIR = config["corpus_dir"] or (f"{R}/corpus" if SYNTH else None)
 PART_CFG = {

@@ -19,6 +19,8 @@ rule decode:
         data=f"{R}/data/{{test_set}}",
         out=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}",
         si_model=si_model_arg,
+    wildcard_constraints:
+        stage="|".join(GMM_STAGES),
     log:
         f"{R}/logs/decode_{{stage}}_{LM}_{{test_set}}.log",
     benchmark:

@@ -10,6 +10,8 @@ rule graph:
         f"{R}/exp/{{stage}}/graph_{LEX}_{LM}/HCLG.fst",
     params:
         out=f"{R}/exp/{{stage}}/graph_{LEX}_{LM}",
+    wildcard_constraints:
+        stage="|".join(GMM_STAGES),
     log:
         f"{R}/logs/graph_{{stage}}_{LEX}_{LM}.log",
     benchmark:

@@ -22,10 +22,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--info", default="{}", help="JSON object copied into decode_info.json (e.g. lm, lexicon)")
     parser.add_argument("--si-model", type=Path, default=None,
                         help="speaker-independent model of a SAT system (final.alimdl): decode in two fMLLR passes")
+    parser.add_argument("--nnet", type=Path, default=None,
+                        help="hybrid network dir (final.pt, prior.npy): it scores frames instead of the GMMs")
+    parser.add_argument("--transforms", type=Path, default=None,
+                        help="per-speaker fMLLR (trans.npz) to apply first, e.g. from the SAT stage's decode")
     parser.add_argument("--out", type=Path, required=True, help="decode directory to write")
     parser.set_defaults(func=lambda a: decode_part(
         a.graph, a.lang, a.model, a.data, DecodeOptions.from_dict(parse_json_arg(a.cfg, "--cfg")), a.out,
-        parse_json_arg(a.info, "--info"), a.si_model))
+        parse_json_arg(a.info, "--info"), a.si_model, a.nnet, a.transforms))
     return parser
 
 

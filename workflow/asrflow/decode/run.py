@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import kaldifst
@@ -41,12 +42,23 @@ def fmllr_passes(hclg: kaldifst.StdVectorFst, model: AcousticModel, si_model: Ac
     return transforms
 
 
+def nnet_scorer(nnet_dir: Path, model: AcousticModel, scale: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Scaled pseudo log-likelihoods of a hybrid network (log posterior − log prior) per transition id."""
+    from asrflow.nnet.train import load_model, pseudo_loglikes  # torch only where a network is decoded
+
+    net, prior = load_model(nnet_dir / "final.pt"), np.load(nnet_dir / "prior.npy")
+    return lambda feats: (scale * pseudo_loglikes(net, feats, prior)[:, model.tid2pdf[1:]]).astype(np.float32)
+
+
 def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Path, opts: DecodeOptions,
-                out_dir: Path, extra_info: dict | None = None, si_model_path: Path | None = None) -> dict:
+                out_dir: Path, extra_info: dict | None = None, si_model_path: Path | None = None,
+                nnet_dir: Path | None = None, transforms_path: Path | None = None) -> dict:
     """Decode every utterance of `data_dir`; write hyp.txt, ctm, decode_info.json atomically; return the info.
 
     With `si_model_path` (a SAT system) the features are first adapted per speaker by `fmllr_passes`;
-    the transforms are written to trans.npz and their cost counts in the real-time factor.
+    the transforms are written to trans.npz and their cost counts in the real-time factor. With
+    `nnet_dir` a hybrid network scores the frames instead of the GMMs (`model` still gives the
+    transition model), on features adapted by the speaker transforms in `transforms_path`.
     """
     lang = LangDir(lang_dir)
     model = AcousticModel.load(model_path)
@@ -62,6 +74,11 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
         transforms = fmllr_passes(hclg, model, AcousticModel.load(si_model_path), feats, utts, lang, opts)
         feats = adapt(feats, {u.id: u.speaker for u in utts}, transforms)
         adapt_s = time.perf_counter() - start
+    if transforms_path is not None:
+        with np.load(transforms_path) as z:
+            feats = adapt(feats, {u.id: u.speaker for u in utts}, {k: z[k] for k in z.files})
+    score_frames = (nnet_scorer(nnet_dir, model, opts.acoustic_scale) if nnet_dir is not None
+                    else lambda f: model.tid_loglikes(f, opts.acoustic_scale))
     grid = [(lmwt, wip) for lmwt in opts.lmwt_search for wip in opts.wip_search]
     # acoustic costs in the lattice carry the decoding scale: LM weight L means acoustic × 1/(scale·L)
     weights = [(1.0 / (opts.acoustic_scale * lmwt), wip) for lmwt, wip in grid]
@@ -72,7 +89,7 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
     hyps, ctm, failed, audio_s, decode_s = [], [], [], 0.0, 0.0
     for u in progress(utts, len(utts), log, f"decoding {data_dir.name}"):
         start = time.perf_counter()
-        loglikes = model.tid_loglikes(feats[u.id], opts.acoustic_scale)
+        loglikes = score_frames(feats[u.id])
         hyp = decoder.decode(loglikes)
         decode_s += time.perf_counter() - start
         if lattices is not None:

@@ -73,19 +73,29 @@ def published_cell(published: dict[tuple[str, str], float], stage: str, test_set
 
 
 def training_md(train_logs: list[Path]) -> str:
-    """RESULTS.md section: per stage, model size, final log-likelihood and how much the alignment moved."""
-    if not train_logs:
-        return ""
-    lines = ["", "## Training and alignments", "",
-             "Phone frames changed = share of training frames whose aligned phone differs from the previous "
-             "stage's alignment; phone durations per stage are in `exp/<stage>/phone_durations.tsv`.", "",
-             "| stage | Gaussians | loglike/frame | phone frames changed vs previous stage |", "|---|---|---|---|"]
-    for path in sorted(train_logs, key=lambda p: sort_key({"stage": Path(p).parent.name, "test_set": ""})):
-        last = json.loads(Path(path).read_text(encoding="utf-8"))[-1]
-        changed = last.get("phone_frames_changed_vs_prev")
-        lines.append(f"| {Path(path).parent.name} | {last['num_gauss']} | {last['loglike_per_frame']:.3f} | "
-                     f"{'' if changed is None else f'{100 * changed:.1f}%'} |")
-    return "\n".join(lines) + "\n"
+    """RESULTS.md sections: per GMM stage, model size, final log-likelihood and how much the alignment moved;
+    per neural stage, its last epoch's losses and its training curve."""
+    logs = sorted(((Path(p).parent.name, json.loads(Path(p).read_text(encoding="utf-8"))) for p in train_logs),
+                  key=lambda item: sort_key({"stage": item[0], "test_set": ""}))
+    gmm = [(stage, log[-1]) for stage, log in logs if "num_gauss" in log[-1]]
+    nnet = [(stage, log) for stage, log in logs if "num_gauss" not in log[-1]]
+    lines = []
+    if gmm:
+        lines += ["", "## Training and alignments", "",
+                  "Phone frames changed = share of training frames whose aligned phone differs from the previous "
+                  "stage's alignment; phone durations per stage are in `exp/<stage>/phone_durations.tsv`.", "",
+                  "| stage | Gaussians | loglike/frame | phone frames changed vs previous stage |", "|---|---|---|---|"]
+        for stage, last in gmm:
+            changed = last.get("phone_frames_changed_vs_prev")
+            lines.append(f"| {stage} | {last['num_gauss']} | {last['loglike_per_frame']:.3f} | "
+                         f"{'' if changed is None else f'{100 * changed:.1f}%'} |")
+    for stage, log in nnet:
+        last = log[-1]
+        acc = f", frame accuracy {last['train_acc']:.3f} / {last['valid_acc']:.3f}" if "valid_acc" in last else ""
+        lines += ["", f"## {stage}: training curve", "",
+                  f"{len(log)} epochs; last epoch loss {last['train_loss']:.4f} / {last['valid_loss']:.4f} "
+                  f"(train / valid){acc}.", "", f"![{stage} training curve](exp/{stage}/training_curve.png)"]
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def results_md(recipe: str, columns: list[str], table: list[list[str]]) -> str:

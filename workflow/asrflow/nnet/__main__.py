@@ -1,0 +1,62 @@
+"""CLI of the neural stage: `hybrid` trains a TDNN on a SAT stage's alignments and exports it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import kaldifst  # noqa: F401  # the Kaldi wheels must be imported before torch (see tests/test_toolchain.py)
+import numpy as np
+
+from asrflow.common import atomic_path, cli_main, parse_json_arg
+from asrflow.gmm.__main__ import load_arrays
+from asrflow.gmm.model import AcousticModel
+from asrflow.nnet.export import export_onnx, export_torchscript
+from asrflow.nnet.hybrid import HybridConfig, train_hybrid, write_history
+from asrflow.nnet.train import plot_history, save_model
+
+
+def cmd_hybrid(args: argparse.Namespace) -> None:
+    """Train the hybrid TDNN; write final.pt, prior.npy, train_log.json, training_curve.png, final.onnx, final.ts."""
+    cfg = HybridConfig.from_dict(parse_json_arg(args.cfg, "--cfg"))
+    cfg = replace(cfg, nnet=replace(cfg.nnet, seed=args.seed, num_threads=args.num_threads))
+    gmm = AcousticModel.load(args.gmm_dir / "final.mdl")
+    result, prior = train_hybrid(args.data, gmm, load_arrays(args.ali_dir / "ali.npz"),
+                                 load_arrays(args.ali_dir / "trans.npz"), cfg)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    write_history(result.history, out / "train_log.json")
+    plot_history(result.history, out / "training_curve.png", f"hybrid TDNN on {cfg.align_from} alignments")
+    with atomic_path(out / "prior.npy") as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, prior)
+    export_torchscript(result.model, out / "final.ts")
+    export_onnx(result.model, out / "final.onnx", result.model.input_dim)
+    save_model(result.model, cfg.nnet, out / "final.pt")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser of `python -m asrflow.nnet`."""
+    parser = argparse.ArgumentParser(prog="python -m asrflow.nnet", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    hy = sub.add_parser("hybrid", help="train a hybrid TDNN-HMM on a SAT stage's alignments")
+    hy.add_argument("--data", type=Path, required=True, help="training part dir")
+    hy.add_argument("--gmm-dir", type=Path, required=True, help="the GMM stage's exp dir (final.mdl)")
+    hy.add_argument("--ali-dir", type=Path, required=True, help="its alignments of --data (ali.npz, trans.npz)")
+    hy.add_argument("--cfg", required=True, help="hybrid config section as JSON")
+    hy.add_argument("--seed", type=int, default=0)
+    hy.add_argument("--num-threads", type=int, default=1)
+    hy.add_argument("--out", type=Path, required=True, help="experiment dir, e.g. exp/hybrid")
+    hy.set_defaults(func=cmd_hybrid)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors print one line and exit 1."""
+    return cli_main("asrflow.nnet", build_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Hybrid DNN-HMM (Kaldi nnet3-style, cross-entropy): a TDNN on a SAT stage's frame alignments and features.
+
+The network predicts the GMM system's pdfs from its speaker-adapted features (LDA+MLLT, then each
+speaker's fMLLR); decoding divides its posteriors by the pdf priors and runs on the GMM stage's HCLG.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from asrflow.common import AsrflowError, get_logger, write_text_atomic
+from asrflow.data.features import load_utterances
+from asrflow.gmm.adapt import adapt
+from asrflow.gmm.model import AcousticModel
+from asrflow.nnet.train import TrainConfig, TrainResult, log_priors, train_frame_classifier
+
+log = get_logger("asrflow.nnet.hybrid")
+
+
+@dataclass(frozen=True)
+class HybridConfig:
+    """Config section `hybrid`: which GMM stage to learn from, the validation split, and the TDNN's training."""
+
+    align_from: str = "tri3"
+    valid_fraction: float = 0.1  # share of training speakers (whole speakers) held out for early stopping
+    acoustic_scale: float = 0.5  # decoding scale of the pseudo log-likelihoods (they are flatter than GMM ones)
+    nnet: TrainConfig = field(default_factory=TrainConfig)
+
+    @classmethod
+    def from_dict(cls, cfg: dict) -> "HybridConfig":
+        """Split the flat config section into the stage's own keys and TrainConfig's."""
+        cfg = dict(cfg)
+        own = {k: cfg.pop(k) for k in ("align_from", "valid_fraction", "acoustic_scale") if k in cfg}
+        return cls(**own, nnet=TrainConfig.from_dict(cfg))
+
+
+def adapted_features(model: AcousticModel, part_dir: Path, transforms: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A part's features as the SAT system saw them: its pipeline, then each speaker's fMLLR."""
+    speaker_of = {u.id: u.speaker for u in load_utterances(part_dir)}
+    return adapt(model.load_features(part_dir), speaker_of, transforms)
+
+
+def valid_speakers(speakers: list[str], fraction: float, seed: int) -> set[str]:
+    """Whole speakers held out for validation: round(fraction × speakers), at least one, never all."""
+    if len(speakers) < 2:
+        return set()
+    n = min(len(speakers) - 1, max(1, round(fraction * len(speakers))))
+    rng = np.random.default_rng(seed)
+    return set(rng.choice(sorted(speakers), size=n, replace=False).tolist())
+
+
+def split_train_valid(part_dir: Path, feats: dict[str, np.ndarray], targets: dict[str, np.ndarray],
+                      fraction: float, seed: int) -> tuple[list, list]:
+    """(features, targets) pairs for training and validation; one-speaker data holds out every 10th utterance."""
+    utts = [u for u in load_utterances(part_dir) if u.id in targets]
+    held = valid_speakers(sorted({u.speaker for u in utts}), fraction, seed)
+    if held:
+        is_valid = [u.speaker in held for u in utts]
+    else:
+        step = max(2, math.ceil(1 / max(fraction, 1e-3)))
+        is_valid = [i % step == step - 1 for i in range(len(utts))]
+    pairs = [(feats[u.id], targets[u.id]) for u in utts]
+    train = [p for p, v in zip(pairs, is_valid) if not v]
+    valid = [p for p, v in zip(pairs, is_valid) if v]
+    if not train or not valid:
+        raise AsrflowError(f"hybrid: cannot split {part_dir} into training and validation utterances; "
+                           f"set hybrid.valid_fraction between 0 and 1")
+    log.info("hybrid: %d training and %d validation utterances (%d held-out speakers)", len(train), len(valid),
+             len(held))
+    return train, valid
+
+
+def train_hybrid(part_dir: Path, gmm: AcousticModel, alignments: dict[str, np.ndarray],
+                 transforms: dict[str, np.ndarray], cfg: HybridConfig) -> tuple[TrainResult, np.ndarray]:
+    """Train the TDNN on pdf targets from the alignments; return it with the log pdf priors of its training part."""
+    feats = adapted_features(gmm, part_dir, transforms)
+    targets = {u: gmm.tid2pdf[a] for u, a in alignments.items() if u in feats}
+    if not targets:
+        raise AsrflowError(f"hybrid: none of the alignments matches an utterance of {part_dir}: realign it")
+    bad = [u for u, t in targets.items() if len(t) != len(feats[u])]
+    if bad:
+        raise AsrflowError(f"hybrid: alignments and features differ in length for {', '.join(bad[:5])}: "
+                           "the features changed since alignment; rerun the GMM stages")
+    train, valid = split_train_valid(part_dir, feats, targets, cfg.valid_fraction, cfg.nnet.seed)
+    num_pdfs = gmm.tm.num_pdfs
+    result = train_frame_classifier(train, valid, num_pdfs, cfg.nnet)
+    return result, log_priors([t for _, t in train], num_pdfs)
+
+
+def write_history(history: list[dict], path: Path) -> None:
+    """Save the per-epoch training log as JSON."""
+    write_text_atomic(path, json.dumps(history, indent=1) + "\n")

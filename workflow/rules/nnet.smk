@@ -1,0 +1,66 @@
+# Neural stage: hybrid TDNN-HMM trained on a SAT stage's alignments (cross-entropy on its pdfs), decoded on
+# that stage's HCLG with the SAT decode's speaker transforms (Kaldi nnet3 on fMLLR features).
+
+for _stage in HYBRID_STAGES:
+    _sat = config[_stage]["align_from"]
+
+    rule:
+        name:
+            f"train_{_stage}"
+        input:
+            **part_files("train"),
+            gmm=f"{R}/exp/{_sat}/final.mdl",
+            ali=f"{R}/exp/{_sat}_ali_train/ali.npz",
+            trans=f"{R}/exp/{_sat}_ali_train/trans.npz",
+        output:
+            model=f"{R}/exp/{_stage}/final.pt",
+            prior=f"{R}/exp/{_stage}/prior.npy",
+            log=f"{R}/exp/{_stage}/train_log.json",
+            curve=f"{R}/exp/{_stage}/training_curve.png",
+            onnx=f"{R}/exp/{_stage}/final.onnx",
+            torchscript=f"{R}/exp/{_stage}/final.ts",
+        params:
+            cfg=arg(config[_stage]),
+            seed=config["seed"],
+            data=f"{R}/data/train",
+            gmm=f"{R}/exp/{_sat}",
+            ali=f"{R}/exp/{_sat}_ali_train",
+            out=f"{R}/exp/{_stage}",
+        threads: 2
+        log:
+            f"{R}/logs/{_stage}.log",
+        benchmark:
+            f"{R}/benchmarks/train_{_stage}.tsv"
+        shell:
+            "{PYTHON} -m asrflow.nnet hybrid --data {params.data} --gmm-dir {params.gmm} --ali-dir {params.ali} "
+            "--cfg {params.cfg} --seed {params.seed} --num-threads {threads} --out {params.out} 2> {log}"
+
+    rule:
+        name:
+            f"decode_{_stage}"
+        input:
+            graph=f"{R}/exp/{_sat}/graph_{LEX}_{LM}/HCLG.fst",
+            gmm=f"{R}/exp/{_sat}/final.mdl",
+            nnet=f"{R}/exp/{_stage}/final.pt",
+            sat_decode=f"{R}/exp/{_sat}/decode_{LM}_{{test_set}}/hyp.txt",  # its trans.npz: test speakers' fMLLR
+            data=part_files("{test_set}")["cuts"],
+        output:
+            hyp=f"{R}/exp/{_stage}/decode_{LM}_{{test_set}}/hyp.txt",
+            ctm=f"{R}/exp/{_stage}/decode_{LM}_{{test_set}}/ctm",
+            info=f"{R}/exp/{_stage}/decode_{LM}_{{test_set}}/decode_info.json",
+        params:
+            cfg=arg({**config["decode"], "acoustic_scale": config[_stage]["acoustic_scale"]}),
+            info=arg({"lm": LM, "lexicon": LEX}),
+            graph=f"{R}/exp/{_sat}/graph_{LEX}_{LM}",
+            nnet=f"{R}/exp/{_stage}",
+            trans=f"{R}/exp/{_sat}/decode_{LM}_{{test_set}}/trans.npz",
+            data=f"{R}/data/{{test_set}}",
+            out=f"{R}/exp/{_stage}/decode_{LM}_{{test_set}}",
+        log:
+            f"{R}/logs/decode_{_stage}_{LM}_{{test_set}}.log",
+        benchmark:
+            f"{R}/benchmarks/decode_{_stage}_{LM}_{{test_set}}.tsv"
+        shell:
+            "{PYTHON} -m asrflow.decode --graph {params.graph} --lang {LANG} --model {input.gmm} --data {params.data} "
+            "--nnet {params.nnet} --transforms {params.trans} --cfg {params.cfg} --info {params.info} "
+            "--out {params.out} 2> {log}"
