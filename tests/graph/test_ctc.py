@@ -141,7 +141,7 @@ def test_modified_hlg_needs_no_blank_between_doubled_phones(toy) -> None:
 def test_build_ctc_graphs_writes_readable_fsts(toy, tmp_path: Path) -> None:
     lang, g_fst = toy
     build_ctc_graphs(lang.path, g_fst, tmp_path / "graph")
-    assert sorted(p.name for p in (tmp_path / "graph").iterdir()) == ["H.fst", "HL.fst", "HLG.fst", "phones.txt",
+    assert sorted(p.name for p in (tmp_path / "graph").iterdir()) == ["H.fst", "HLG.fst", "phones.txt",
                                                                        "words.txt"]
     assert kaldifst.StdVectorFst.read(str(tmp_path / "graph/H.fst")).num_states == make_h(lang).num_states
     hlg = kaldifst.StdVectorFst.read(str(tmp_path / "graph/HLG.fst"))

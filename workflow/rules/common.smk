@@ -26,7 +26,9 @@ LANG = f"{R}/lang_{LEX}"
 STAGES = config["stages"]
 TRI_STAGES = [s for s in STAGES if s.startswith("tri")]
 HYBRID_STAGES = [s for s in STAGES if s.startswith("hybrid")]
-GMM_STAGES = [s for s in STAGES if s not in HYBRID_STAGES]
+CTC = "ctc" in STAGES  # the CTC network, decoded by kaldi-decoder (stage ctc) and by k2 (stage ctc_k2)
+GMM_STAGES = [s for s in STAGES if s not in HYBRID_STAGES and s != "ctc"]
+SCORED_STAGES = STAGES + (["ctc_k2"] if CTC else [])
 for _s in TRI_STAGES + HYBRID_STAGES:
     if _s not in config:
         raise WorkflowError(f"stage {_s!r} is listed in `stages` but has no config section {_s}: add one to conf/*.yaml")
@@ -52,7 +54,7 @@ LANG_FILES = [f"{LANG}/{f}" for f in ("words.txt", "phones.txt", "L.fst", "L_dis
 wildcard_constraints:
     part="|".join(PARTS),
     test_set="|".join(TEST_SETS),
-    stage="|".join(STAGES),
+    stage="|".join(SCORED_STAGES),
 
 
 def arg(value) -> str:

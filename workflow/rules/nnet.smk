@@ -64,3 +64,71 @@ for _stage in HYBRID_STAGES:
             "{PYTHON} -m asrflow.decode --graph {params.graph} --lang {LANG} --model {input.gmm} --data {params.data} "
             "--nnet {params.nnet} --transforms {params.trans} --cfg {params.cfg} --info {params.info} "
             "--out {params.out} 2> {log}"
+
+
+if CTC:
+
+    rule train_ctc:
+        input:
+            **part_files("train"),
+            lang=LANG_FILES,
+        output:
+            model=f"{R}/exp/ctc/final.pt",
+            features=f"{R}/exp/ctc/features.json",
+            log=f"{R}/exp/ctc/train_log.json",
+            curve=f"{R}/exp/ctc/training_curve.png",
+            onnx=f"{R}/exp/ctc/final.onnx",
+            torchscript=f"{R}/exp/ctc/final.ts",
+        params:
+            cfg=arg(config["ctc"]),
+            seed=config["seed"],
+            data=f"{R}/data/train",
+            out=f"{R}/exp/ctc",
+        threads: 2
+        log:
+            f"{R}/logs/ctc.log",
+        benchmark:
+            f"{R}/benchmarks/train_ctc.tsv"
+        shell:
+            "{PYTHON} -m asrflow.nnet ctc --data {params.data} --lang {LANG} --cfg {params.cfg} --seed {params.seed} "
+            "--num-threads {threads} --out {params.out} 2> {log}"
+
+    rule graph_ctc:
+        input:
+            lang=LANG_FILES,
+            G=f"{R}/lm_{LM}/G.fst",
+        output:
+            f"{R}/exp/ctc/graph_{LEX}_{LM}/HLG.fst",
+        params:
+            out=f"{R}/exp/ctc/graph_{LEX}_{LM}",
+        log:
+            f"{R}/logs/graph_ctc_{LEX}_{LM}.log",
+        benchmark:
+            f"{R}/benchmarks/graph_ctc_{LEX}_{LM}.tsv"
+        shell:
+            "{PYTHON} -m asrflow.graph --ctc --lang {LANG} --G {input.G} --out {params.out} 2> {log}"
+
+    rule decode_ctc:
+        input:
+            graph=f"{R}/exp/ctc/graph_{LEX}_{LM}/HLG.fst",
+            nnet=f"{R}/exp/ctc/final.pt",
+            data=part_files("{test_set}")["cuts"],
+        output:
+            hyp=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/hyp.txt",
+            info=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/decode_info.json",
+        wildcard_constraints:
+            stage="ctc|ctc_k2",
+        params:
+            cfg=arg({**config["decode"], "acoustic_scale": config["ctc"]["acoustic_scale"]}),
+            info=arg({"lm": LM, "lexicon": LEX}),
+            decoder=lambda w: "k2" if w.stage == "ctc_k2" else "kaldi",
+            graph=f"{R}/exp/ctc/graph_{LEX}_{LM}",
+            data=f"{R}/data/{{test_set}}",
+            out=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}",
+        log:
+            f"{R}/logs/decode_{{stage}}_{LM}_{{test_set}}.log",
+        benchmark:
+            f"{R}/benchmarks/decode_{{stage}}_{LM}_{{test_set}}.tsv"
+        shell:
+            "{PYTHON} -m asrflow.decode --ctc {params.decoder} --graph {params.graph} --lang {LANG} "
+            "--nnet {R}/exp/ctc --data {params.data} --cfg {params.cfg} --info {params.info} --out {params.out} 2> {log}"

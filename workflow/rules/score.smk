@@ -11,8 +11,9 @@ rule score:
         f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/scores.json",
     params:
         out=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}",
-        sweep=(f"--sweep-dir {R}/exp/{{stage}}/decode_{LM}_{{test_set}}/scoring"
-               if config["decode"]["lmwt_search"] else ""),
+        # Kaldi's LM-weight sweep exists for lattice (HCLG) decodes, not for CTC's 1-best
+        sweep=lambda w: (f"--sweep-dir {R}/exp/{w.stage}/decode_{LM}_{w.test_set}/scoring"
+                         if config["decode"]["lmwt_search"] and w.stage not in ("ctc", "ctc_k2") else ""),
     log:
         f"{R}/logs/score_{{stage}}_{LM}_{{test_set}}.log",
     shell:
@@ -23,7 +24,8 @@ rule score:
 
 rule summary:
     input:
-        scores=expand(f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/scores.json", stage=STAGES, test_set=TEST_SETS),
+        scores=expand(f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/scores.json", stage=SCORED_STAGES,
+                      test_set=TEST_SETS),
         logs=expand(f"{R}/exp/{{stage}}/train_log.json", stage=STAGES),
     output:
         tsv=f"{R}/wer.tsv",

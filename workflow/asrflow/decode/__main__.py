@@ -6,9 +6,24 @@ import argparse
 import sys
 from pathlib import Path
 
-from asrflow.common import cli_main, parse_json_arg
+from asrflow.common import AsrflowError, cli_main, parse_json_arg
+from asrflow.decode.ctc import CtcDecodeOptions, decode_ctc_part
 from asrflow.decode.decoder import DecodeOptions
 from asrflow.decode.run import decode_part
+
+
+def run(a: argparse.Namespace) -> None:
+    """Decode with a GMM or hybrid system on HCLG, or with a CTC network on HLG."""
+    cfg = parse_json_arg(a.cfg, "--cfg")
+    if a.ctc is not None:
+        opts = CtcDecodeOptions(**{k: cfg[k] for k in ("beam", "max_active", "min_active", "acoustic_scale")
+                                   if k in cfg})
+        decode_ctc_part(a.graph, a.lang, a.nnet, a.data, opts, a.out, a.ctc, parse_json_arg(a.info, "--info"))
+        return
+    if a.model is None:
+        raise AsrflowError("--model is required unless --ctc is given")
+    decode_part(a.graph, a.lang, a.model, a.data, DecodeOptions.from_dict(cfg), a.out,
+                parse_json_arg(a.info, "--info"), a.si_model, a.nnet, a.transforms)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m asrflow.decode", description=__doc__)
     parser.add_argument("--graph", type=Path, required=True, help="graph dir holding HCLG.fst")
     parser.add_argument("--lang", type=Path, required=True)
-    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--model", type=Path, help="GMM model (HCLG decoding)")
     parser.add_argument("--data", type=Path, required=True, help="data part dir to decode")
     parser.add_argument("--cfg", required=True, help="decode config as JSON")
     parser.add_argument("--info", default="{}", help="JSON object copied into decode_info.json (e.g. lm, lexicon)")
@@ -27,9 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--transforms", type=Path, default=None,
                         help="per-speaker fMLLR (trans.npz) to apply first, e.g. from the SAT stage's decode")
     parser.add_argument("--out", type=Path, required=True, help="decode directory to write")
-    parser.set_defaults(func=lambda a: decode_part(
-        a.graph, a.lang, a.model, a.data, DecodeOptions.from_dict(parse_json_arg(a.cfg, "--cfg")), a.out,
-        parse_json_arg(a.info, "--info"), a.si_model, a.nnet, a.transforms))
+    parser.add_argument("--ctc", choices=("kaldi", "k2"), default=None,
+                        help="decode a CTC network (--nnet) on the graph dir's HLG.fst with this decoder")
+    parser.set_defaults(func=run)
     return parser
 
 

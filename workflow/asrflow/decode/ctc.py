@@ -6,13 +6,18 @@ The graphs come from `asrflow.graph.ctc`: input label = network output index + 1
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import kaldi_decoder
 import kaldifst
 import numpy as np
 
-from asrflow.common import AsrflowError, get_logger
+from asrflow.common import AsrflowError, atomic_path, get_logger, progress
+from asrflow.data.features import load_features, load_utterances
+from asrflow.lang.langdir import LangDir
 
 log = get_logger("asrflow.decode")
 
@@ -80,3 +85,45 @@ def greedy_ctc(log_probs: np.ndarray) -> list[int]:
     new = np.ones(len(best), dtype=bool)
     new[1:] = best[1:] != best[:-1]
     return [int(t) for t in best[new & (best != 0)]]
+
+
+def decode_ctc_part(graph_dir: Path, lang_dir: Path, nnet_dir: Path, data_dir: Path, opts: CtcDecodeOptions,
+                    out_dir: Path, decoder: str = "kaldi", extra_info: dict | None = None) -> dict:
+    """Decode a part with a CTC network on HLG (kaldi-decoder, or k2's pruned intersection of the same graph).
+
+    Writes hyp.txt, decode_info.json and greedy.txt (best phone per frame, repeats and blanks removed) atomically.
+    """
+    from asrflow.nnet.ctc import CtcConfig  # torch only here, after the Kaldi wheels
+    from asrflow.nnet.train import load_model, pseudo_loglikes
+
+    if decoder not in ("kaldi", "k2"):
+        raise AsrflowError(f"unknown CTC decoder {decoder!r}: use kaldi or k2")
+    lang = LangDir(lang_dir)
+    graph = kaldifst.StdVectorFst.read(str(graph_dir / "HLG.fst"))
+    net = load_model(nnet_dir / "final.pt")
+    cfg = CtcConfig.from_dict(json.loads((nnet_dir / "features.json").read_text()))
+    feats = load_features(data_dir, **cfg.features)
+    utts = load_utterances(data_dir)
+    start = time.perf_counter()
+    log_probs = [opts.acoustic_scale * pseudo_loglikes(net, feats[u.id], None)
+                 for u in progress(utts, len(utts), log, f"CTC network on {data_dir.name}")]
+    if decoder == "kaldi":
+        search = CtcDecoder(graph, opts)
+        words = [search.decode(lp).labels for lp in log_probs]
+    else:
+        from asrflow.graph.k2graph import k2_decode, to_k2
+
+        words = k2_decode(to_k2(graph), log_probs, search_beam=opts.beam)
+    seconds = time.perf_counter() - start
+    audio = sum(u.duration for u in utts)
+    info = {"rtf": seconds / max(audio, 1e-9), "decode_seconds": seconds, "audio_seconds": audio,
+            "utterances": len(utts), "decoder": decoder, **(extra_info or {})}
+    log.info("CTC (%s) decoded %d utterances, RTF %.4f", decoder, len(utts), info["rtf"])
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        (tmp / "hyp.txt").write_text("".join(" ".join([u.id, *(lang.id2word[w] for w in ws)]) + "\n"
+                                             for u, ws in zip(utts, words)), encoding="utf-8")
+        (tmp / "greedy.txt").write_text("".join(" ".join([u.id, *(lang.id2phone[p] for p in greedy_ctc(lp))]) + "\n"
+                                                for u, lp in zip(utts, log_probs)), encoding="utf-8")
+        (tmp / "decode_info.json").write_text(json.dumps(info, indent=1) + "\n")
+    return info

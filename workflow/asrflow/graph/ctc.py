@@ -119,13 +119,19 @@ def make_hlg(lang: LangDir, g: kaldifst.StdVectorFst | None, modified: bool = Fa
 
 
 def build_ctc_graphs(lang_dir: Path, g_fst: Path | None, out_dir: Path) -> None:
-    """Write `out_dir/{H,HL,HLG}.fst` (HLG only given a G) plus words.txt/phones.txt copies, atomically."""
+    """Write `out_dir/{H,HLG}.fst` (H and HL without a G) plus words.txt/phones.txt copies, atomically.
+
+    HL is only built without a G: with a G the LM fixes the words, and a lexicon whose silence word has the
+    optional silence as its pronunciation (Kaldi's yesno `<SIL> SIL`) makes the bare lexicon loop ambiguous.
+    """
     lang = LangDir(lang_dir)
     if g_fst is not None and not Path(g_fst).is_file():
         raise AsrflowError(f"G.fst {g_fst} does not exist; compile it with `python -m asrflow.lm G` "
                            "or build without a G (H.fst and HL.fst only)")
-    graphs = {"H": make_h(lang), "HL": make_hlg(lang, None)}
-    if g_fst is not None:
+    graphs = {"H": make_h(lang)}
+    if g_fst is None:
+        graphs["HL"] = make_hlg(lang, None)
+    else:
         graphs["HLG"] = make_hlg(lang, kaldifst.StdVectorFst.read(str(g_fst)))
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()

@@ -1,8 +1,9 @@
-"""CLI of the neural stage: `hybrid` trains a TDNN on a SAT stage's alignments and exports it."""
+"""CLI of the neural stages: `hybrid` (TDNN on a SAT stage's alignments) and `ctc` (phone CTC TDNN)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -10,31 +11,45 @@ from pathlib import Path
 import kaldifst  # noqa: F401  # the Kaldi wheels must be imported before torch (see tests/test_toolchain.py)
 import numpy as np
 
-from asrflow.common import atomic_path, cli_main, parse_json_arg
+from asrflow.common import atomic_path, cli_main, parse_json_arg, write_text_atomic
 from asrflow.gmm.__main__ import load_arrays
 from asrflow.gmm.model import AcousticModel
+from asrflow.nnet.ctc import CtcConfig, train_ctc_model
 from asrflow.nnet.export import export_onnx, export_torchscript
 from asrflow.nnet.hybrid import HybridConfig, train_hybrid, write_history
-from asrflow.nnet.train import plot_history, save_model
+from asrflow.nnet.train import TrainConfig, TrainResult, plot_history, save_model
 
 
 def cmd_hybrid(args: argparse.Namespace) -> None:
-    """Train the hybrid TDNN; write final.pt, prior.npy, train_log.json, training_curve.png, final.onnx, final.ts."""
+    """Train the hybrid TDNN; write prior.npy, then the network (`save_network`)."""
     cfg = HybridConfig.from_dict(parse_json_arg(args.cfg, "--cfg"))
     cfg = replace(cfg, nnet=replace(cfg.nnet, seed=args.seed, num_threads=args.num_threads))
     gmm = AcousticModel.load(args.gmm_dir / "final.mdl")
     result, prior = train_hybrid(args.data, gmm, load_arrays(args.ali_dir / "ali.npz"),
                                  load_arrays(args.ali_dir / "trans.npz"), cfg)
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    write_history(result.history, out / "train_log.json")
-    plot_history(result.history, out / "training_curve.png", f"hybrid TDNN on {cfg.align_from} alignments")
-    with atomic_path(out / "prior.npy") as tmp:
+    with atomic_path(args.out / "prior.npy") as tmp:
         with open(tmp, "wb") as f:
             np.save(f, prior)
+    save_network(result, cfg.nnet, args.out, f"hybrid TDNN on {cfg.align_from} alignments")
+
+
+def save_network(result: TrainResult, cfg: TrainConfig, out: Path, title: str) -> None:
+    """Write a trained network's log, curve and exports, then the checkpoint (the rule's main target) last."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_history(result.history, out / "train_log.json")
+    plot_history(result.history, out / "training_curve.png", title)
     export_torchscript(result.model, out / "final.ts")
     export_onnx(result.model, out / "final.onnx", result.model.input_dim)
-    save_model(result.model, cfg.nnet, out / "final.pt")
+    save_model(result.model, cfg, out / "final.pt")
+
+
+def cmd_ctc(args: argparse.Namespace) -> None:
+    """Train the phone CTC TDNN; write final.pt, features.json, train_log.json, training_curve.png, exports."""
+    cfg = CtcConfig.from_dict(parse_json_arg(args.cfg, "--cfg"))
+    cfg = replace(cfg, nnet=replace(cfg.nnet, seed=args.seed, num_threads=args.num_threads))
+    result = train_ctc_model(args.data, args.lang, cfg)
+    write_text_atomic(args.out / "features.json", json.dumps(cfg.features) + "\n")
+    save_network(result, cfg.nnet, args.out, "CTC TDNN over phones")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     hy.add_argument("--num-threads", type=int, default=1)
     hy.add_argument("--out", type=Path, required=True, help="experiment dir, e.g. exp/hybrid")
     hy.set_defaults(func=cmd_hybrid)
+    ct = sub.add_parser("ctc", help="train a CTC TDNN over the lang dir's phones")
+    ct.add_argument("--data", type=Path, required=True, help="training part dir")
+    ct.add_argument("--lang", type=Path, required=True, help="lang directory (phones, L.fst)")
+    ct.add_argument("--cfg", required=True, help="ctc config section as JSON")
+    ct.add_argument("--seed", type=int, default=0)
+    ct.add_argument("--num-threads", type=int, default=1)
+    ct.add_argument("--out", type=Path, required=True, help="experiment dir, e.g. exp/ctc")
+    ct.set_defaults(func=cmd_ctc)
     return parser
 
 

@@ -1,0 +1,79 @@
+"""CTC acoustic model over the lang dir's phones (blank = 0, output index = phone id), icefall-style.
+
+Targets come from the transcripts through L.fst, so pronunciations and word-position phones match the
+graphs the model is decoded with (H, HL, HLG from `asrflow.graph.ctc`); silence is left to the blank.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import kaldifst
+import numpy as np
+
+from asrflow.common import AsrflowError, get_logger
+from asrflow.data.features import load_features, load_utterances
+from asrflow.graph.ctc import num_ctc_outputs
+from asrflow.lang.langdir import LangDir
+from asrflow.nnet.hybrid import split_train_valid
+from asrflow.nnet.train import TrainConfig, TrainResult, train_ctc
+
+log = get_logger("asrflow.nnet.ctc")
+
+
+@dataclass(frozen=True)
+class CtcConfig:
+    """Config section `ctc`: features, validation split, decoding scale and the TDNN's training."""
+
+    deltas: int = 2
+    cmvn: str = "speaker"
+    norm_vars: bool = False
+    valid_fraction: float = 0.1
+    acoustic_scale: float = 1.0  # scale of the log-posteriors in graph decoding
+    nnet: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def features(self) -> dict:
+        """Keyword arguments of `load_features` for this model's input."""
+        return {"deltas": self.deltas, "cmvn": self.cmvn, "norm_vars": self.norm_vars}
+
+    @classmethod
+    def from_dict(cls, cfg: dict) -> "CtcConfig":
+        """Split the flat config section into the stage's own keys and TrainConfig's."""
+        cfg = dict(cfg)
+        own = {k: cfg.pop(k) for k in ("deltas", "cmvn", "norm_vars", "valid_fraction", "acoustic_scale") if k in cfg}
+        return cls(**own, nnet=TrainConfig.from_dict(cfg))
+
+
+class PhoneTargets:
+    """Maps transcripts to phone-id sequences through L.fst (first best pronunciation, silence dropped)."""
+
+    def __init__(self, lang: LangDir) -> None:
+        self.lang = lang
+        self.lfst = lang.lexicon_fst()
+        kaldifst.arcsort(self.lfst, sort_type="olabel")
+        self.silence = set(lang.silence)
+
+    def __call__(self, text: str) -> np.ndarray:
+        """Non-silence phone ids of the cheapest path of L that spells `text`."""
+        words = kaldifst.make_linear_acceptor(self.lang.word_ids(text))
+        path = kaldifst.compose(self.lfst, words)
+        if path.num_states == 0:
+            raise AsrflowError(f"L.fst of {self.lang.path} cannot spell {text!r}: rebuild the lang dir")
+        _, phones, _, _ = kaldifst.get_linear_symbol_sequence(kaldifst.shortest_path(path))
+        return np.array([p for p in phones if p and p not in self.silence], dtype=np.int64)
+
+
+def train_ctc_model(part_dir: Path, lang_dir: Path, cfg: CtcConfig) -> TrainResult:
+    """Train the phone CTC TDNN on a part's transcripts, holding out whole speakers for early stopping."""
+    lang = LangDir(lang_dir)
+    feats = load_features(part_dir, **cfg.features)
+    to_phones = PhoneTargets(lang)
+    targets = {u.id: to_phones(u.text) for u in load_utterances(part_dir)}
+    empty = [u for u, t in targets.items() if not len(t)]
+    if empty:
+        log.warning("%d utterance(s) have no speech phones and are skipped: %s", len(empty), " ".join(empty[:5]))
+    targets = {u: t for u, t in targets.items() if len(t)}
+    train, valid = split_train_valid(part_dir, feats, targets, cfg.valid_fraction, cfg.nnet.seed)
+    return train_ctc(train, valid, num_ctc_outputs(lang), cfg.nnet)
