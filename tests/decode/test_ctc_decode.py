@@ -60,8 +60,10 @@ class Toy:
         prepare_lang(read_lexicon(root / "lexicon.txt"), root / "lang", LangConfig())
         arpa_to_G(root / "lm.arpa", root / "lang/words.txt", root / "G.fst")
         build_ctc_graphs(root / "lang", root / "G.fst", root / "graph")
+        build_ctc_graphs(root / "lang", None, root / "graph_nolm")  # HL is built without a G
         self.lang = LangDir(root / "lang")
-        self.graphs = {n: kaldifst.StdVectorFst.read(str(root / f"graph/{n}.fst")) for n in ("H", "HL", "HLG")}
+        self.graphs = {n: kaldifst.StdVectorFst.read(str(root / f"{d}/{n}.fst"))
+                       for d, n in (("graph", "H"), ("graph_nolm", "HL"), ("graph", "HLG"))}
         self.num_outputs = num_ctc_outputs(self.lang)
 
     def phones(self, sentence: str) -> list[list[int]]:
