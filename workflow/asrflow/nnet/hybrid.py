@@ -28,7 +28,7 @@ class HybridConfig:
 
     align_from: str = "tri3"
     valid_fraction: float = 0.1  # share of training speakers (whole speakers) held out for early stopping
-    acoustic_scale: float = 0.5  # decoding scale of the pseudo log-likelihoods (they are flatter than GMM ones)
+    acoustic_scale: float = 0.1  # decoding scale of the pseudo log-likelihoods (Kaldi nnet3 decodes with 0.1)
     nnet: TrainConfig = field(default_factory=TrainConfig)
 
     @classmethod
