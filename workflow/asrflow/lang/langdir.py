@@ -65,6 +65,11 @@ class LangDir:
         return _ints(self.path / "phones/silence.int")
 
     @cached_property
+    def optional_silence(self) -> int:
+        """Id of the optional-silence phone (phones/optional_silence.int)."""
+        return _ints(self.path / "phones/optional_silence.int")[0]
+
+    @cached_property
     def disambig(self) -> list[int]:
         """Ids of the phone-level disambiguation symbols #0 … #K."""
         return _ints(self.path / "phones/disambig.int")

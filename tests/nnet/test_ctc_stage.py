@@ -1,0 +1,48 @@
+"""Phone CTC on real yesno audio: targets through L.fst, training, HLG decoding by kaldi-decoder and by k2 agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import kaldifst  # noqa: F401  # Kaldi wheels before torch
+import pytest
+
+from asrflow.common import read_kaldi_table
+from asrflow.decode.ctc import CtcDecodeOptions, decode_ctc_part
+from asrflow.graph.ctc import build_ctc_graphs
+from asrflow.lang.langdir import LangDir
+from asrflow.nnet.ctc import CtcConfig, PhoneTargets, train_ctc_model
+from asrflow.nnet.train import save_model
+from asrflow.score.wer import score
+
+
+def test_phone_targets_follow_the_lexicon_with_edge_silences(yesno_system) -> None:
+    lang = LangDir(yesno_system.lang)
+    p = lang.phones
+    assert PhoneTargets(lang)("NO YES").tolist() == [p["N"], p["Y"]]
+    assert PhoneTargets(lang, edge_silence=True)("NO YES").tolist() == [p["SIL"], p["N"], p["Y"], p["SIL"]]
+
+
+@pytest.fixture(scope="module")
+def ctc_dir(yesno_system, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small phone CTC TDNN trained on yesno's training part, saved as the CTC stage does."""
+    cfg = CtcConfig.from_dict({"hidden_dim": 64, "contexts": [[1, 1], [2, 2], [2, 4]], "dropout": 0.0,
+                               "epochs": 60, "patience": 60, "lr": 0.01, "final_lr": 0.0005, "batch_frames": 700})
+    result = train_ctc_model(yesno_system.data / "train", yesno_system.lang, cfg)
+    out = tmp_path_factory.mktemp("ctc")
+    save_model(result.model, cfg.nnet, out / "final.pt")
+    (out / "features.json").write_text('{"deltas": 2, "cmvn": "speaker", "norm_vars": false}\n')
+    assert result.history[-1]["train_loss"] < 0.1 * result.history[0]["train_loss"]
+    return out
+
+
+def test_ctc_hlg_decoding_kaldi_and_k2_agree(yesno_system, ctc_dir: Path, tmp_path: Path) -> None:
+    build_ctc_graphs(yesno_system.lang, yesno_system.g_fst, tmp_path / "graph")
+    test = yesno_system.data / "test"
+    hyps = {}
+    for decoder in ("kaldi", "k2"):
+        decode_ctc_part(tmp_path / "graph", yesno_system.lang, ctc_dir, test, CtcDecodeOptions(),
+                        tmp_path / decoder, decoder)
+        hyps[decoder] = read_kaldi_table(tmp_path / decoder / "hyp.txt")
+    assert hyps["kaldi"] == hyps["k2"]
+    assert score(read_kaldi_table(test / "kaldi/text"), hyps["kaldi"], None).total.wer <= 10.0
