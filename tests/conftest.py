@@ -30,6 +30,45 @@ def corpora_dir() -> Path:
     return path
 
 
+# A and EH are homophones and AH is a prefix of AN (disambiguation symbols #1, #2); AT TAN doubles T.
+TOY_LEXICON = "A AH\nEH AH\nAN AH N\nCAT K AE T\nAT AE T\nTAN T AE N\n"
+TOY_ARPA = """\\data\\
+ngram 1=9
+ngram 2=6
+
+\\1-grams:
+-1.0\t</s>
+-99\t<s>\t-0.5
+-1.2\tA\t-0.4
+-1.5\tEH\t-0.4
+-1.3\tAN\t-0.4
+-1.1\tCAT\t-0.4
+-1.2\tAT\t-0.4
+-1.4\tTAN\t-0.4
+-2.0\t<UNK>\t-0.4
+
+\\2-grams:
+-0.3\t<s> A
+-0.2\tA CAT
+-0.3\tCAT AT
+-0.2\tAT TAN
+-0.3\tTAN </s>
+-0.4\tAN AT
+
+\\end\\
+"""
+
+
+def toy_lang(root: Path) -> tuple[Path, Path]:
+    """Write the toy lexicon's lang dir and its bigram G.fst under `root`; return (lang dir, G.fst)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "lexicon.txt").write_text(TOY_LEXICON)
+    (root / "lm.arpa").write_text(TOY_ARPA)
+    prepare_lang(read_lexicon(root / "lexicon.txt"), root / "lang", LangConfig())
+    arpa_to_G(root / "lm.arpa", root / "lang/words.txt", root / "G.fst")
+    return root / "lang", root / "G.fst"
+
+
 @dataclass(frozen=True)
 class YesnoSystem:
     """Prepared yesno data, lang dir, a G.fst and a small monophone system trained on it."""

@@ -17,35 +17,8 @@ from asrflow.decode.ctc import CtcDecodeOptions, CtcDecoder, decode_ctc, greedy_
 from asrflow.graph.ctc import build_ctc_graphs, num_ctc_outputs
 from asrflow.graph.k2graph import k2_best_paths, k2_ctc_loss, k2_decode, to_k2
 from asrflow.lang.langdir import LangDir
-from asrflow.lang.lexicon import read_lexicon
-from asrflow.lang.prepare import LangConfig, prepare_lang
-from asrflow.lm.grammar import arpa_to_G
+from conftest import TOY_LEXICON, toy_lang
 
-# A and EH are homophones, AH is a prefix of AN; the bigram prefers "A CAT AT TAN".
-LEXICON = "A AH\nEH AH\nAN AH N\nCAT K AE T\nAT AE T\nTAN T AE N\n"
-ARPA = """\\data\\
-ngram 1=8
-ngram 2=5
-
-\\1-grams:
--1.0\t</s>
--99\t<s>\t-0.5
--1.2\tA\t-0.4
--1.5\tEH\t-0.4
--1.3\tAN\t-0.4
--1.1\tCAT\t-0.4
--1.2\tAT\t-0.4
--1.4\tTAN\t-0.4
-
-\\2-grams:
--0.3\t<s> A
--0.2\tA CAT
--0.3\tCAT AT
--0.2\tAT TAN
--0.3\tTAN </s>
-
-\\end\\
-"""
 SENTENCES = ["A CAT AT TAN", "CAT AT", "AN AT TAN", "TAN CAT"]
 WIDE = CtcDecodeOptions(beam=40.0, max_active=100000, min_active=1)
 K2_WIDE = {"search_beam": 40.0, "output_beam": 10.0, "min_active_states": 1, "max_active_states": 100000}
@@ -55,10 +28,7 @@ class Toy:
     """A lang dir with its H, HL and HLG as written by build_ctc_graphs."""
 
     def __init__(self, root: Path) -> None:
-        (root / "lexicon.txt").write_text(LEXICON)
-        (root / "lm.arpa").write_text(ARPA)
-        prepare_lang(read_lexicon(root / "lexicon.txt"), root / "lang", LangConfig())
-        arpa_to_G(root / "lm.arpa", root / "lang/words.txt", root / "G.fst")
+        toy_lang(root)
         build_ctc_graphs(root / "lang", root / "G.fst", root / "graph")
         build_ctc_graphs(root / "lang", None, root / "graph_nolm")  # HL is built without a G
         self.lang = LangDir(root / "lang")
@@ -68,7 +38,7 @@ class Toy:
 
     def phones(self, sentence: str) -> list[list[int]]:
         """Phone ids of each word of a sentence."""
-        lexicon = dict(line.split(maxsplit=1) for line in LEXICON.splitlines())
+        lexicon = dict(line.split(maxsplit=1) for line in TOY_LEXICON.splitlines())
         return [[self.lang.phones[p] for p in lexicon[w].split()] for w in sentence.split()]
 
     def words(self, sentence: str) -> list[int]:

@@ -12,48 +12,13 @@ import pytest
 from asrflow.common import AsrflowError
 from asrflow.graph.ctc import build_ctc_graphs, ctc_tokens, ctc_topo, make_h, make_hlg, num_ctc_outputs
 from asrflow.lang.langdir import LangDir
-from asrflow.lang.lexicon import read_lexicon
-from asrflow.lang.prepare import LangConfig, prepare_lang
-from asrflow.lm.grammar import arpa_to_G
-
-# A and EH are homophones and AH is a prefix of AN (disambiguation symbols #1, #2); AT TAN doubles T.
-LEXICON = "A AH\nEH AH\nAN AH N\nCAT K AE T\nAT AE T\nTAN T AE N\n"
-ARPA = """\\data\\
-ngram 1=9
-ngram 2=6
-
-\\1-grams:
--1.0\t</s>
--99\t<s>\t-0.5
--1.2\tA\t-0.4
--1.5\tEH\t-0.4
--1.3\tAN\t-0.4
--1.1\tCAT\t-0.4
--1.2\tAT\t-0.4
--1.4\tTAN\t-0.4
--2.0\t<UNK>\t-0.4
-
-\\2-grams:
--0.3\t<s> A
--0.2\tA CAT
--0.3\tCAT AT
--0.2\tAT TAN
--0.3\tTAN </s>
--0.4\tAN AT
-
-\\end\\
-"""
-
+from conftest import toy_lang
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> tuple[LangDir, Path]:
     """A lang dir with homophones and prefixes, and its bigram G.fst."""
-    root = tmp_path_factory.mktemp("ctc_lang")
-    (root / "lexicon.txt").write_text(LEXICON)
-    (root / "lm.arpa").write_text(ARPA)
-    prepare_lang(read_lexicon(root / "lexicon.txt"), root / "lang", LangConfig())
-    arpa_to_G(root / "lm.arpa", root / "lang/words.txt", root / "G.fst")
-    return LangDir(root / "lang"), root / "G.fst"
+    lang, g_fst = toy_lang(tmp_path_factory.mktemp("ctc_lang"))
+    return LangDir(lang), g_fst
 
 
 def transduce(fst: kaldifst.StdVectorFst, frames: list[int], out: list[int] | None = None) -> list[int] | None:
