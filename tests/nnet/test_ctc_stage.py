@@ -27,7 +27,8 @@ def test_phone_targets_follow_the_lexicon_with_edge_silences(yesno_system) -> No
 def ctc_dir(yesno_system, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small phone CTC TDNN trained on yesno's training part, saved as the CTC stage does."""
     cfg = CtcConfig.from_dict({"edge_silence": True, "hidden_dim": 64, "contexts": [[1, 1], [2, 2], [2, 4]],
-                               "dropout": 0.0, "epochs": 60, "patience": 60, "lr": 0.01, "final_lr": 0.0005, "batch_frames": 700})
+                               "dropout": 0.0, "epochs": 60, "patience": 60, "lr": 0.01, "final_lr": 0.0005,
+                               "batch_frames": 700})
     result = train_ctc_model(yesno_system.data / "train", yesno_system.lang, cfg)
     out = tmp_path_factory.mktemp("ctc")
     save_model(result.model, cfg.nnet, out / "final.pt")
