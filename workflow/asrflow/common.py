@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator, TypeVar
 
+import numpy as np
+
 T = TypeVar("T")
 
 
@@ -58,6 +60,26 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     """Write `text` to `path` atomically (UTF-8)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: str | Path, obj: object) -> None:
+    """Write `obj` as indented JSON to `path` atomically (training logs, decode info)."""
+    write_text_atomic(path, json.dumps(obj, indent=1) + "\n")
+
+
+def save_arrays(arrays: dict[str, np.ndarray], path: str | Path) -> None:
+    """Write named arrays (alignments, transforms) as one compressed .npz, atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+
+def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """Read an .npz written by `save_arrays`; a missing file names the stage to run."""
+    if not Path(path).is_file():
+        raise AsrflowError(f"{path} is missing: train the stage that writes it first")
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
 
 
 def progress(items: Iterable[T], total: int, logger: logging.Logger, what: str, every_s: float = 10.0) -> Iterator[T]:

@@ -10,14 +10,13 @@ from pathlib import Path
 import kaldifst
 import numpy as np
 
-from asrflow.common import atomic_path, get_logger, progress
+from asrflow.common import atomic_path, get_logger, load_arrays, progress
 from asrflow.data.features import Utterance, load_utterances
 from asrflow.decode.ctm import ctm_lines, read_prons, word_segments
 from asrflow.decode.decoder import Decoder, DecodeOptions
 from asrflow.decode.lattice import LatticeGenerator
-from asrflow.gmm.adapt import adapt, speaker_fmllr
+from asrflow.gmm.adapt import adapt, compose_speakers, speaker_fmllr
 from asrflow.gmm.model import AcousticModel
-from asrflow.gmm.transforms import compose_affine
 from asrflow.lang.langdir import LangDir
 
 log = get_logger("asrflow.decode")
@@ -38,7 +37,7 @@ def fmllr_passes(hclg: kaldifst.StdVectorFst, model: AcousticModel, si_model: Ac
                       for u in progress(utts, len(utts), log, f"fMLLR pass {k + 1}")}
         delta = speaker_fmllr(model, current, speaker_of, alignments, lang.silence, opts.fmllr_silence_weight,
                               opts.fmllr_min_count)
-        transforms = {s: compose_affine(w, transforms[s]) if s in transforms else w for s, w in delta.items()}
+        transforms = compose_speakers(delta, transforms)
     return transforms
 
 
@@ -75,8 +74,7 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
         feats = adapt(feats, {u.id: u.speaker for u in utts}, transforms)
         adapt_s = time.perf_counter() - start
     if transforms_path is not None:
-        with np.load(transforms_path) as z:
-            feats = adapt(feats, {u.id: u.speaker for u in utts}, {k: z[k] for k in z.files})
+        feats = adapt(feats, {u.id: u.speaker for u in utts}, load_arrays(transforms_path))
     score_frames = (nnet_scorer(nnet_dir, model, opts.acoustic_scale) if nnet_dir is not None
                     else lambda f: model.tid_loglikes(f, opts.acoustic_scale))
     grid = [(lmwt, wip) for lmwt in opts.lmwt_search for wip in opts.wip_search]

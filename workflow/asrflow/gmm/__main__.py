@@ -8,29 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from asrflow.common import AsrflowError, atomic_path, cli_main, parse_json_arg, write_text_atomic
+from asrflow.common import (AsrflowError, cli_main, load_arrays, parse_json_arg, save_arrays, write_json_atomic,
+                            write_text_atomic)
 from asrflow.data.features import load_features
-from asrflow.gmm.em import write_history
 from asrflow.gmm.model import AcousticModel, write_kaldi_tree
 from asrflow.gmm.mono import MonoConfig, train_mono
 from asrflow.gmm.shards import Utt
 from asrflow.gmm.tri import TriConfig, align_fmllr, train_tri
 from asrflow.lang.langdir import LangDir
-
-
-def save_arrays(arrays: dict[str, np.ndarray], path: Path) -> None:
-    """Write named arrays (alignments, transforms) as one compressed .npz, atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
-
-
-def load_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Read an .npz written by `save_arrays`."""
-    if not Path(path).is_file():
-        raise AsrflowError(f"{path} is missing: train the stage that writes it first")
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
 
 
 def phone_durations(model: AcousticModel, alignments: dict[str, np.ndarray], lang: LangDir) -> str:
@@ -50,7 +35,7 @@ def save_system(out: Path, model: AcousticModel, alignments: dict[str, np.ndarra
                 lang: LangDir) -> None:
     """Write a stage's outputs; the model last, since it is the rule's main target."""
     out.mkdir(parents=True, exist_ok=True)
-    write_history(history, out / "train_log.json")
+    write_json_atomic(out / "train_log.json", history)
     write_text_atomic(out / "phone_durations.tsv", phone_durations(model, alignments, lang))
     write_kaldi_tree(model.tree, out / "tree")
     save_arrays(alignments, out / "ali.npz")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from asrflow.gmm.model import AcousticModel
-from asrflow.gmm.transforms import FmllrStats, apply_affine, estimate_fmllr
+from asrflow.gmm.transforms import FmllrStats, apply_affine, compose_affine, estimate_fmllr
 
 
 def speaker_fmllr(model: AcousticModel, feats: dict[str, np.ndarray], speaker_of: dict[str, str],
@@ -26,6 +26,11 @@ def speaker_fmllr(model: AcousticModel, feats: dict[str, np.ndarray], speaker_of
         stats.accumulate(np.concatenate([feats[u] for u in mine]), model.gmm, model.tid2pdf[tids], weights)
         out[spk] = estimate_fmllr(stats, min_count=min_count)
     return out
+
+
+def compose_speakers(outer: dict[str, np.ndarray], inner: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per speaker of `outer`, `outer` applied after `inner` (compose-transforms --b-is-affine)."""
+    return {s: compose_affine(w, inner[s]) if s in inner else w for s, w in outer.items()}
 
 
 def adapt(feats: dict[str, np.ndarray], speaker_of: dict[str, str],

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Protocol, TypeVar
 
 import kaldi_hmm_gmm as khg
 import numpy as np
 
-from asrflow.common import get_logger, write_text_atomic
+from asrflow.common import get_logger
 from asrflow.gmm.diag_gmm import split_targets
 from asrflow.gmm.model import AcousticModel
 from asrflow.gmm.shards import ShardResult
@@ -69,7 +67,3 @@ def summed(results: list[T]) -> T:
         total += r
     return total
 
-
-def write_history(history: list[dict], path: Path) -> None:
-    """Save the per-iteration training log as JSON."""
-    write_text_atomic(path, json.dumps(history, indent=1) + "\n")

@@ -125,16 +125,20 @@ class AcousticModel:
         return {u: self.transform_features(f) for u, f in self.load_raw_features(part_dir).items()}
 
     def load_raw_features(self, part_dir: Path) -> dict[str, np.ndarray]:
-        """A data part's features before the model's transform: CMVN, then deltas or splicing."""
-        opts = {k: v for k, v in self.features.items() if k != "splice"}
-        feats = load_features(part_dir, **opts)
-        if self.features.get("splice"):
-            feats = {u: splice(f, self.features["splice"]) for u, f in feats.items()}
-        return feats
+        """A data part's features before the model's transform (`raw_features` of its pipeline)."""
+        return raw_features(part_dir, self.features)
 
     def transform_features(self, raw: np.ndarray) -> np.ndarray:
         """Apply the model's LDA/MLLT matrix (if any) to spliced features."""
         return raw if self.transform is None else apply_affine(raw, self.transform)
+
+
+def raw_features(part_dir: Path, features: dict) -> dict[str, np.ndarray]:
+    """A data part through a feature pipeline before any matrix: CMVN, then deltas or splicing."""
+    feats = load_features(part_dir, **{k: v for k, v in features.items() if k != "splice"})
+    if features.get("splice"):
+        feats = {u: splice(f, features["splice"]) for u, f in feats.items()}
+    return feats
 
 
 def write_kaldi_tree(tree: khg.ContextDependency, path: Path) -> None:

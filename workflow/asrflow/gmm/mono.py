@@ -102,6 +102,6 @@ def train_mono(
         # final alignments with the final model, for the next stage (Kaldi's align_si.sh)
         history.append(log_entry(cfg.num_iters, True, model,
                                   summed(pool.map("iterate", model, True, cfg.align, offsets))))
-        alignments = {u: a for d in pool.map("alignments") for u, a in d.items()}
+        alignments = pool.merge("alignments")
     return model, alignments, history
 

@@ -216,6 +216,10 @@ class ShardPool:
             c.send((method, *args))
         return [self._receive(c) for c in self._conns]
 
+    def merge(self, method: str, *args: Any) -> dict:
+        """Call `method(*args)` on every shard and merge the per-shard dicts (alignments, speaker transforms)."""
+        return {k: v for part in self.map(method, *args) for k, v in part.items()}
+
     def close(self) -> None:
         """Stop the workers."""
         for c in self._conns:

@@ -15,12 +15,12 @@ import kaldi_hmm_gmm as khg
 import numpy as np
 
 from asrflow.common import AsrflowError, get_logger
+from asrflow.gmm.adapt import adapt, compose_speakers, speaker_fmllr
 from asrflow.gmm.align import AlignOptions
 from asrflow.gmm.diag_gmm import DiagGmmSet
 from asrflow.gmm.em import log_entry, reestimate, silence_offsets, summed
-from asrflow.gmm.model import AcousticModel, read_topology
+from asrflow.gmm.model import AcousticModel, raw_features, read_topology
 from asrflow.gmm.shards import ShardPool, Utt
-from asrflow.gmm.adapt import adapt, speaker_fmllr
 from asrflow.gmm.transforms import (LdaStats, MlltStats, apply_affine, compose_affine, estimate_lda, estimate_mllt,
                                     transform_gmm_means)
 from asrflow.gmm.tree import accumulate_tree_stats, build_tree, cluster_phones
@@ -93,15 +93,16 @@ def convert_alignment(old: AcousticModel, new: AcousticModel, ali: np.ndarray) -
     width, centre = new.tree.context_width, new.tree.central_position
     lookup = new_state_lookup(new)
     out = np.empty_like(ali)
+    first_tid = np.asarray(new.tm.state2id)
     for k, (phone, start, end) in enumerate(segs):
         window = [phones[k + j - centre] if 0 <= k + j - centre < len(phones) else 0 for j in range(width)]
-        for t in range(start, end):
-            tid = int(ali[t])
-            hmm_state = int(old.tid_hmm_state[tid])
-            ok, pdf = new.tree.compute(window, hmm_state)
+        states = old.tid_hmm_state[ali[start:end]]
+        for hmm_state in np.unique(states):  # one tree lookup per HMM state of the phone, not per frame
+            ok, pdf = new.tree.compute(window, int(hmm_state))
             if not ok:
                 raise AsrflowError(f"tree has no pdf for phones {window} state {hmm_state}: rebuild the tree")
-            out[t] = new.tm.state2id[lookup[(phone, hmm_state, pdf)]] + old.tid_index[tid]
+            frames = start + np.flatnonzero(states == hmm_state)
+            out[frames] = first_tid[lookup[(phone, int(hmm_state), pdf)]] + old.tid_index[ali[frames]]
     return out
 
 
@@ -159,7 +160,7 @@ def train_tri(part_dir: Path, lang_dir: Path, prev: AcousticModel, prev_ali: dic
     lang = LangDir(lang_dir)
     rng = np.random.default_rng(seed)
     features, transform = stage_features(cfg, prev)
-    utts = Utt.of_part(part_dir, AcousticModel(prev.tm, prev.tree, prev.gmm, features).load_raw_features(part_dir))
+    utts = Utt.of_part(part_dir, raw_features(part_dir, features))
     utts = [u for u in utts if u.id in prev_ali]
     if not utts:
         raise AsrflowError(f"no utterance of {part_dir} has an alignment from {cfg.align_from}: retrain it")
@@ -213,10 +214,8 @@ def train_tri(part_dir: Path, lang_dir: Path, prev: AcousticModel, prev_ali: dic
                 model = model.replace(gmm=transform_gmm_means(model.gmm, a), transform=compose_affine(a, model.transform))
                 pool.map("set_transforms", model.transform, {})
             if cfg.type == "sat" and it in cfg.fmllr_iters:
-                deltas = {s: w for d in pool.map("fmllr", model, cfg.silence_weight, cfg.fmllr_min_count)
-                          for s, w in d.items()}
-                speaker_transforms = {s: compose_affine(w, speaker_transforms[s]) if s in speaker_transforms else w
-                                      for s, w in deltas.items()}
+                deltas = pool.merge("fmllr", model, cfg.silence_weight, cfg.fmllr_min_count)
+                speaker_transforms = compose_speakers(deltas, speaker_transforms)
                 pool.map("set_transforms", model.transform, speaker_transforms)
             res = summed(pool.map("iterate", model, False, cfg.align, offsets))
             if realigned is not None:
@@ -230,7 +229,7 @@ def train_tri(part_dir: Path, lang_dir: Path, prev: AcousticModel, prev_ali: dic
         if cfg.type == "sat":  # Kaldi's final.alimdl: one pass on speaker-independent features, adapted posteriors
             si = summed(pool.map("si_stats", model))
             si_model = model.replace(gmm=model.gmm.update(si, cfg.var_floor, 0.0))
-        alignments = {u: a for d in pool.map("alignments") for u, a in d.items()}
+        alignments = pool.merge("alignments")
     history[-1].update(alignment_changes(prev, prev_ali, model, alignments))
     return TriSystem(model, alignments, history, speaker_transforms, si_model)
 
@@ -254,11 +253,10 @@ def align_fmllr(part_dir: Path, lang_dir: Path, model: AcousticModel, si_model: 
     with ShardPool(utts, lang_dir, model, num_jobs, by_speaker=True) as pool:
         pool.map("set_transforms", model.transform, {})
         pool.map("realign", si_model, cfg.align, no_boost)
-        transforms = {s: w for d in pool.map("fmllr", model, cfg.silence_weight, cfg.fmllr_min_count)
-                      for s, w in d.items()}
+        transforms = pool.merge("fmllr", model, cfg.silence_weight, cfg.fmllr_min_count)
         pool.map("set_transforms", model.transform, transforms)
         failed = summed(pool.map("realign", model, cfg.align, silence_offsets(model, lang, cfg.boost_silence))).failed
-        alignments = {u: a for d in pool.map("alignments") for u, a in d.items()}
+        alignments = pool.merge("alignments")
     if failed:
         log.warning("%d utterance(s) of %s could not be aligned: %s", len(failed), part_dir, " ".join(failed[:10]))
     return alignments, transforms, failed

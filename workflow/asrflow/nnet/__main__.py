@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -11,19 +10,33 @@ from pathlib import Path
 import kaldifst  # noqa: F401  # the Kaldi wheels must be imported before torch (see tests/test_toolchain.py)
 import numpy as np
 
-from asrflow.common import atomic_path, cli_main, parse_json_arg, write_text_atomic
-from asrflow.gmm.__main__ import load_arrays
+from asrflow.common import atomic_path, cli_main, load_arrays, parse_json_arg, write_json_atomic
 from asrflow.gmm.model import AcousticModel
 from asrflow.nnet.ctc import CtcConfig, train_ctc_model
 from asrflow.nnet.export import export_onnx, export_torchscript
-from asrflow.nnet.hybrid import HybridConfig, train_hybrid, write_history
+from asrflow.nnet.hybrid import HybridConfig, train_hybrid
 from asrflow.nnet.train import TrainConfig, TrainResult, plot_history, save_model
+
+
+def save_network(result: TrainResult, cfg: TrainConfig, out: Path, title: str) -> None:
+    """Write a trained network's log, curve and exports, then the checkpoint (the rule's main target) last."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "train_log.json", result.history)
+    plot_history(result.history, out / "training_curve.png", title)
+    export_torchscript(result.model, out / "final.ts")
+    export_onnx(result.model, out / "final.onnx", result.model.input_dim)
+    save_model(result.model, cfg, out / "final.pt")
+
+
+def with_run_settings(nnet: TrainConfig, args: argparse.Namespace) -> TrainConfig:
+    """The training config with the run's seed and thread count (they are not config-file knobs)."""
+    return replace(nnet, seed=args.seed, num_threads=args.num_threads)
 
 
 def cmd_hybrid(args: argparse.Namespace) -> None:
     """Train the hybrid TDNN; write prior.npy, then the network (`save_network`)."""
     cfg = HybridConfig.from_dict(parse_json_arg(args.cfg, "--cfg"))
-    cfg = replace(cfg, nnet=replace(cfg.nnet, seed=args.seed, num_threads=args.num_threads))
+    cfg = replace(cfg, nnet=with_run_settings(cfg.nnet, args))
     gmm = AcousticModel.load(args.gmm_dir / "final.mdl")
     result, prior = train_hybrid(args.data, gmm, load_arrays(args.ali_dir / "ali.npz"),
                                  load_arrays(args.ali_dir / "trans.npz"), cfg)
@@ -33,22 +46,12 @@ def cmd_hybrid(args: argparse.Namespace) -> None:
     save_network(result, cfg.nnet, args.out, f"hybrid TDNN on {cfg.align_from} alignments")
 
 
-def save_network(result: TrainResult, cfg: TrainConfig, out: Path, title: str) -> None:
-    """Write a trained network's log, curve and exports, then the checkpoint (the rule's main target) last."""
-    out.mkdir(parents=True, exist_ok=True)
-    write_history(result.history, out / "train_log.json")
-    plot_history(result.history, out / "training_curve.png", title)
-    export_torchscript(result.model, out / "final.ts")
-    export_onnx(result.model, out / "final.onnx", result.model.input_dim)
-    save_model(result.model, cfg, out / "final.pt")
-
-
 def cmd_ctc(args: argparse.Namespace) -> None:
-    """Train the phone CTC TDNN; write final.pt, features.json, train_log.json, training_curve.png, exports."""
+    """Train the phone CTC TDNN; write features.json, then the network (`save_network`)."""
     cfg = CtcConfig.from_dict(parse_json_arg(args.cfg, "--cfg"))
-    cfg = replace(cfg, nnet=replace(cfg.nnet, seed=args.seed, num_threads=args.num_threads))
+    cfg = replace(cfg, nnet=with_run_settings(cfg.nnet, args))
     result = train_ctc_model(args.data, args.lang, cfg)
-    write_text_atomic(args.out / "features.json", json.dumps(cfg.features) + "\n")
+    write_json_atomic(args.out / "features.json", cfg.features)
     save_network(result, cfg.nnet, args.out, "CTC TDNN over phones")
 
 
@@ -57,22 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m asrflow.nnet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     hy = sub.add_parser("hybrid", help="train a hybrid TDNN-HMM on a SAT stage's alignments")
-    hy.add_argument("--data", type=Path, required=True, help="training part dir")
     hy.add_argument("--gmm-dir", type=Path, required=True, help="the GMM stage's exp dir (final.mdl)")
     hy.add_argument("--ali-dir", type=Path, required=True, help="its alignments of --data (ali.npz, trans.npz)")
-    hy.add_argument("--cfg", required=True, help="hybrid config section as JSON")
-    hy.add_argument("--seed", type=int, default=0)
-    hy.add_argument("--num-threads", type=int, default=1)
-    hy.add_argument("--out", type=Path, required=True, help="experiment dir, e.g. exp/hybrid")
     hy.set_defaults(func=cmd_hybrid)
     ct = sub.add_parser("ctc", help="train a CTC TDNN over the lang dir's phones")
-    ct.add_argument("--data", type=Path, required=True, help="training part dir")
     ct.add_argument("--lang", type=Path, required=True, help="lang directory (phones, L.fst)")
-    ct.add_argument("--cfg", required=True, help="ctc config section as JSON")
-    ct.add_argument("--seed", type=int, default=0)
-    ct.add_argument("--num-threads", type=int, default=1)
-    ct.add_argument("--out", type=Path, required=True, help="experiment dir, e.g. exp/ctc")
     ct.set_defaults(func=cmd_ctc)
+    for p, name in ((hy, "hybrid"), (ct, "ctc")):
+        p.add_argument("--data", type=Path, required=True, help="training part dir")
+        p.add_argument("--cfg", required=True, help=f"{name} config section as JSON")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--num-threads", type=int, default=1)
+        p.add_argument("--out", type=Path, required=True, help=f"experiment dir, e.g. exp/{name}")
     return parser
 
 

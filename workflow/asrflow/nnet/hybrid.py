@@ -6,14 +6,13 @@ speaker's fMLLR); decoding divides its posteriors by the pdf priors and runs on 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from asrflow.common import AsrflowError, get_logger, write_text_atomic
+from asrflow.common import AsrflowError, get_logger
 from asrflow.data.features import load_utterances
 from asrflow.gmm.adapt import adapt
 from asrflow.gmm.model import AcousticModel
@@ -91,7 +90,3 @@ def train_hybrid(part_dir: Path, gmm: AcousticModel, alignments: dict[str, np.nd
     result = train_frame_classifier(train, valid, num_pdfs, cfg.nnet)
     return result, log_priors([t for _, t in train], num_pdfs)
 
-
-def write_history(history: list[dict], path: Path) -> None:
-    """Save the per-epoch training log as JSON."""
-    write_text_atomic(path, json.dumps(history, indent=1) + "\n")
