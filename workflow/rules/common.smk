@@ -26,9 +26,11 @@ LANG = f"{R}/lang_{LEX}"
 STAGES = config["stages"]
 TRI_STAGES = [s for s in STAGES if s.startswith("tri")]
 HYBRID_STAGES = [s for s in STAGES if s.startswith("hybrid")]
-CTC = "ctc" in STAGES  # the CTC network, decoded by kaldi-decoder (stage ctc) and by k2 (stage ctc_k2)
-GMM_STAGES = [s for s in STAGES if s not in HYBRID_STAGES and s != "ctc"]
-SCORED_STAGES = STAGES + (["ctc_k2"] if CTC else [])
+# phone-output networks (CTC, LF-MMI), each decoded on HLG by kaldi-decoder (stage <net>) and by k2 (<net>_k2)
+SEQ_NETS = [s for s in STAGES if s in ("ctc", "mmi")]
+SEQ_CFG = {"ctc": config["ctc"], "mmi": {**config["ctc"], **config["mmi"]}}  # mmi inherits the ctc knobs
+GMM_STAGES = [s for s in STAGES if s not in HYBRID_STAGES and s not in SEQ_NETS]
+SCORED_STAGES = STAGES + [f"{s}_k2" for s in SEQ_NETS]
 for _s in TRI_STAGES + HYBRID_STAGES:
     if _s not in config:
         raise WorkflowError(f"stage {_s!r} is listed in `stages` but has no config section {_s}: add one to conf/*.yaml")

@@ -1,5 +1,7 @@
 # Neural stage: hybrid TDNN-HMM trained on a SAT stage's alignments (cross-entropy on its pdfs), decoded on
 # that stage's HCLG with the SAT decode's speaker transforms (Kaldi nnet3 on fMLLR features).
+# Phone-output networks (`ctc`, and `mmi`: k2 LF-MMI) trained on the transcripts, decoded on HLG by
+# kaldi-decoder (stage <net>) and by k2 (stage <net>_k2) from the same OpenFST graph.
 
 for _stage in HYBRID_STAGES:
     _sat = config[_stage]["align_from"]
@@ -66,69 +68,75 @@ for _stage in HYBRID_STAGES:
             "--out {params.out} 2> {log}"
 
 
-if CTC:
+if SEQ_NETS:
 
-    rule train_ctc:
+    rule train_seqnet:
         input:
             **part_files("train"),
             lang=LANG_FILES,
         output:
-            model=f"{R}/exp/ctc/final.pt",
-            features=f"{R}/exp/ctc/features.json",
-            log=f"{R}/exp/ctc/train_log.json",
-            curve=f"{R}/exp/ctc/training_curve.png",
-            onnx=f"{R}/exp/ctc/final.onnx",
-            torchscript=f"{R}/exp/ctc/final.ts",
+            model=f"{R}/exp/{{net}}/final.pt",
+            features=f"{R}/exp/{{net}}/features.json",
+            log=f"{R}/exp/{{net}}/train_log.json",
+            curve=f"{R}/exp/{{net}}/training_curve.png",
+            onnx=f"{R}/exp/{{net}}/final.onnx",
+            torchscript=f"{R}/exp/{{net}}/final.ts",
+        wildcard_constraints:
+            net="|".join(SEQ_NETS),
         params:
-            cfg=arg(config["ctc"]),
+            cfg=lambda w: arg({**SEQ_CFG[w.net], "objective": w.net}),
             seed=config["seed"],
             data=f"{R}/data/train",
-            out=f"{R}/exp/ctc",
+            out=f"{R}/exp/{{net}}",
         threads: 2
         log:
-            f"{R}/logs/ctc.log",
+            f"{R}/logs/{{net}}.log",
         benchmark:
-            f"{R}/benchmarks/train_ctc.tsv"
+            f"{R}/benchmarks/train_{{net}}.tsv"
         shell:
             "{PYTHON} -m asrflow.nnet ctc --data {params.data} --lang {LANG} --cfg {params.cfg} --seed {params.seed} "
             "--num-threads {threads} --out {params.out} 2> {log}"
 
-    rule graph_ctc:
+    rule graph_seqnet:
         input:
             lang=LANG_FILES,
             G=f"{R}/lm_{LM}/G.fst",
         output:
-            f"{R}/exp/ctc/graph_{LEX}_{LM}/HLG.fst",
+            f"{R}/exp/{{net}}/graph_{LEX}_{LM}/HLG.fst",
+        wildcard_constraints:
+            net="|".join(SEQ_NETS),
         params:
-            out=f"{R}/exp/ctc/graph_{LEX}_{LM}",
+            out=f"{R}/exp/{{net}}/graph_{LEX}_{LM}",
         log:
-            f"{R}/logs/graph_ctc_{LEX}_{LM}.log",
+            f"{R}/logs/graph_{{net}}_{LEX}_{LM}.log",
         benchmark:
-            f"{R}/benchmarks/graph_ctc_{LEX}_{LM}.tsv"
+            f"{R}/benchmarks/graph_{{net}}_{LEX}_{LM}.tsv"
         shell:
             "{PYTHON} -m asrflow.graph --ctc --lang {LANG} --G {input.G} --out {params.out} 2> {log}"
 
-    rule decode_ctc:
+    rule decode_seqnet:
         input:
-            graph=f"{R}/exp/ctc/graph_{LEX}_{LM}/HLG.fst",
-            nnet=f"{R}/exp/ctc/final.pt",
+            graph=f"{R}/exp/{{net}}/graph_{LEX}_{LM}/HLG.fst",
+            nnet=f"{R}/exp/{{net}}/final.pt",
             data=part_files("{test_set}")["cuts"],
         output:
-            hyp=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/hyp.txt",
-            info=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/decode_info.json",
+            hyp=f"{R}/exp/{{net}}{{k2}}/decode_{LM}_{{test_set}}/hyp.txt",
+            info=f"{R}/exp/{{net}}{{k2}}/decode_{LM}_{{test_set}}/decode_info.json",
         wildcard_constraints:
-            stage="ctc|ctc_k2",
+            net="|".join(SEQ_NETS),
+            k2="|_k2",
         params:
-            cfg=arg({**config["decode"], "acoustic_scale": config["ctc"]["acoustic_scale"]}),
+            cfg=lambda w: arg({**config["decode"], "acoustic_scale": SEQ_CFG[w.net]["acoustic_scale"]}),
             info=arg({"lm": LM, "lexicon": LEX}),
-            decoder=lambda w: "k2" if w.stage == "ctc_k2" else "kaldi",
-            graph=f"{R}/exp/ctc/graph_{LEX}_{LM}",
+            decoder=lambda w: "k2" if w.k2 else "kaldi",
+            graph=f"{R}/exp/{{net}}/graph_{LEX}_{LM}",
             data=f"{R}/data/{{test_set}}",
-            out=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}",
+            out=f"{R}/exp/{{net}}{{k2}}/decode_{LM}_{{test_set}}",
         log:
-            f"{R}/logs/decode_{{stage}}_{LM}_{{test_set}}.log",
+            f"{R}/logs/decode_{{net}}{{k2}}_{LM}_{{test_set}}.log",
         benchmark:
-            f"{R}/benchmarks/decode_{{stage}}_{LM}_{{test_set}}.tsv"
+            f"{R}/benchmarks/decode_{{net}}{{k2}}_{LM}_{{test_set}}.tsv"
         shell:
             "{PYTHON} -m asrflow.decode --ctc {params.decoder} --graph {params.graph} --lang {LANG} "
-            "--nnet {R}/exp/ctc --data {params.data} --cfg {params.cfg} --info {params.info} --out {params.out} 2> {log}"
+            "--nnet {R}/exp/{wildcards.net} --data {params.data} --cfg {params.cfg} --info {params.info} "
+            "--out {params.out} 2> {log}"

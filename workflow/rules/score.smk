@@ -11,9 +11,9 @@ rule score:
         f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/scores.json",
     params:
         out=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}",
-        # Kaldi's LM-weight sweep exists for lattice (HCLG) decodes, not for CTC's 1-best
+        # Kaldi's LM-weight sweep exists for lattice (HCLG) decodes, not for the CTC/MMI networks' 1-best
         sweep=lambda w: (f"--sweep-dir {R}/exp/{w.stage}/decode_{LM}_{w.test_set}/scoring"
-                         if config["decode"]["lmwt_search"] and w.stage not in ("ctc", "ctc_k2") else ""),
+                         if config["decode"]["lmwt_search"] and w.stage.removesuffix("_k2") not in SEQ_NETS else ""),
     log:
         f"{R}/logs/score_{{stage}}_{LM}_{{test_set}}.log",
     shell:

@@ -1,4 +1,4 @@
-"""CLI of the neural stages: `hybrid` (TDNN on a SAT stage's alignments) and `ctc` (phone CTC TDNN)."""
+"""CLI of the neural stages: `hybrid` (TDNN on a SAT stage's alignments) and `ctc` (phone CTC or LF-MMI TDNN)."""
 
 from __future__ import annotations
 
@@ -47,12 +47,12 @@ def cmd_hybrid(args: argparse.Namespace) -> None:
 
 
 def cmd_ctc(args: argparse.Namespace) -> None:
-    """Train the phone CTC TDNN; write features.json, then the network (`save_network`)."""
+    """Train the phone CTC (or LF-MMI) TDNN; write features.json, then the network (`save_network`)."""
     cfg = CtcConfig.from_dict(parse_json_arg(args.cfg, "--cfg"))
     cfg = replace(cfg, nnet=with_run_settings(cfg.nnet, args))
     result = train_ctc_model(args.data, args.lang, cfg)
     write_json_atomic(args.out / "features.json", cfg.features)
-    save_network(result, cfg.nnet, args.out, "CTC TDNN over phones")
+    save_network(result, cfg.nnet, args.out, f"{cfg.objective.upper()} TDNN over phones")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     hy.add_argument("--gmm-dir", type=Path, required=True, help="the GMM stage's exp dir (final.mdl)")
     hy.add_argument("--ali-dir", type=Path, required=True, help="its alignments of --data (ali.npz, trans.npz)")
     hy.set_defaults(func=cmd_hybrid)
-    ct = sub.add_parser("ctc", help="train a CTC TDNN over the lang dir's phones")
+    ct = sub.add_parser("ctc", help="train a CTC or LF-MMI (objective in --cfg) TDNN over the lang dir's phones")
     ct.add_argument("--lang", type=Path, required=True, help="lang directory (phones, L.fst)")
     ct.set_defaults(func=cmd_ctc)
     for p, name in ((hy, "hybrid"), (ct, "ctc")):

@@ -1,4 +1,4 @@
-"""CTC acoustic model over the lang dir's phones (blank = 0, output index = phone id), icefall-style.
+"""CTC (or LF-MMI) acoustic model over the lang dir's phones (blank = 0, output index = phone id), icefall-style.
 
 Targets come from the transcripts through L.fst, so pronunciations and word-position phones match the
 graphs the model is decoded with (H, HL, HLG from `asrflow.graph.ctc`). Silence inside an utterance is
@@ -21,7 +21,7 @@ from asrflow.data.features import load_features, load_utterances
 from asrflow.graph.ctc import num_ctc_outputs
 from asrflow.lang.langdir import LangDir
 from asrflow.nnet.hybrid import split_train_valid
-from asrflow.nnet.train import TrainConfig, TrainResult, train_ctc
+from asrflow.nnet.train import MmiOptions, TrainConfig, TrainResult, train_ctc
 
 log = get_logger("asrflow.nnet.ctc")
 
@@ -36,7 +36,14 @@ class CtcConfig:
     valid_fraction: float = 0.1
     acoustic_scale: float = 1.0  # scale of the log-posteriors in graph decoding
     edge_silence: bool = False  # targets start and end with the optional-silence phone
+    objective: str = "ctc"  # ctc | mmi (k2 LF-MMI with a phone-bigram denominator; `mmi` knobs below)
+    mmi: MmiOptions = field(default_factory=MmiOptions)
     nnet: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        """Reject an unknown objective, naming the choices."""
+        if self.objective not in ("ctc", "mmi"):
+            raise AsrflowError(f"ctc/mmi config: objective must be ctc or mmi, got {self.objective!r}")
 
     @property
     def features(self) -> dict:
@@ -45,11 +52,12 @@ class CtcConfig:
 
     @classmethod
     def from_dict(cls, cfg: dict) -> "CtcConfig":
-        """Split the flat config section into the stage's own keys and TrainConfig's."""
+        """Split the flat config section into the stage's own keys, MmiOptions' and TrainConfig's."""
         cfg = dict(cfg)
         own = {k: cfg.pop(k) for k in ("deltas", "cmvn", "norm_vars", "valid_fraction", "acoustic_scale",
-                                         "edge_silence") if k in cfg}
-        return cls(**own, nnet=TrainConfig.from_dict(cfg))
+                                         "edge_silence", "objective") if k in cfg}
+        mmi = MmiOptions(**{k: cfg.pop(k) for k in ("den_scale", "output_beam", "ctc_weight") if k in cfg})
+        return cls(**own, mmi=mmi, nnet=TrainConfig.from_dict(cfg))
 
 
 class PhoneTargets:
@@ -84,4 +92,5 @@ def train_ctc_model(part_dir: Path, lang_dir: Path, cfg: CtcConfig) -> TrainResu
         log.warning("%d utterance(s) have no speech phones and are skipped: %s", len(empty), " ".join(empty[:5]))
     targets = {u: t for u, t in targets.items() if len(t)}
     train, valid = split_train_valid(part_dir, feats, targets, cfg.valid_fraction, cfg.nnet.seed)
-    return train_ctc(train, valid, num_ctc_outputs(lang), cfg.nnet)
+    return train_ctc(train, valid, num_ctc_outputs(lang), cfg.nnet,
+                     mmi=cfg.mmi if cfg.objective == "mmi" else None)

@@ -7,7 +7,7 @@ import pickle
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -17,6 +17,9 @@ from torch.nn.utils.rnn import pad_sequence
 
 from asrflow.common import AsrflowError, atomic_path, get_logger
 from asrflow.nnet.model import DEFAULT_CONTEXTS, Tdnn, check_architecture, pad_utterances
+
+if TYPE_CHECKING:
+    from asrflow.nnet.mmi import MmiGraphs
 
 log = get_logger("asrflow.nnet.train")
 
@@ -160,6 +163,44 @@ class _LabelSequences:
         return loss, int(out_frames.sum()), 0
 
 
+class _MmiSequences(_LabelSequences):
+    """LF-MMI (k2) against label sequences: numerator ctc_topo ∘ transcript, denominator ctc_topo ∘ phone bigram."""
+
+    def __init__(self, data: list[tuple[np.ndarray, np.ndarray]], what: str, num_outputs: int, subsampling: int,
+                 graphs: "MmiGraphs", mmi: "MmiOptions") -> None:
+        super().__init__(data, what, num_outputs, subsampling)
+        self.graphs, self.mmi = graphs, mmi
+
+    def loss(self, logits: torch.Tensor, targets: tuple) -> tuple[torch.Tensor, int, int]:
+        """Summed LF-MMI loss (plus `ctc_weight` × CTC, a regulariser as Kaldi chain's cross-entropy term)."""
+        from asrflow.nnet.mmi import lfmmi_loss
+
+        out_frames, labels, label_counts = targets
+        log_probs = logits.log_softmax(-1)
+        seqs = [t.tolist() for t in torch.split(labels, label_counts.tolist())]
+        loss = lfmmi_loss(log_probs, out_frames, seqs, self.graphs, self.mmi.den_scale,
+                          self.mmi.output_beam).sum()
+        if self.mmi.ctc_weight:
+            loss = loss + self.mmi.ctc_weight * F.ctc_loss(log_probs.transpose(0, 1), labels, out_frames,
+                                                           label_counts, blank=0, reduction="sum")
+        return loss, int(out_frames.sum()), 0
+
+
+@dataclass(frozen=True)
+class MmiOptions:
+    """LF-MMI knobs: denominator weight, lattice pruning of both intersections, and the CTC regulariser's weight."""
+
+    den_scale: float = 1.0  # 0 turns the loss into CTC
+    output_beam: float = 10.0  # prune the lattices to paths within this many nats of their best (inf: exact)
+    ctc_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Reject settings that cannot train, naming the setting."""
+        if self.den_scale < 0 or self.output_beam <= 0 or self.ctc_weight < 0:
+            raise AsrflowError(f"mmi config: need den_scale >= 0, output_beam > 0 and ctc_weight >= 0, got "
+                               f"{self.den_scale}, {self.output_beam} and {self.ctc_weight}")
+
+
 def train_frame_classifier(
     train: list[tuple[np.ndarray, np.ndarray]],
     valid: list[tuple[np.ndarray, np.ndarray]],
@@ -183,16 +224,25 @@ def train_ctc(
     cfg: TrainConfig,
     subsampling: int = 1,
     checkpoint_dir: Path | None = None,
+    mmi: MmiOptions | None = None,
 ) -> TrainResult:
-    """Train a TDNN with CTC (blank = 0) on (raw features, label sequence in 1..num_outputs-1) pairs.
+    """Train a TDNN with CTC (blank = 0), or LF-MMI with `mmi`, on (raw features, labels in 1..num_outputs-1) pairs.
 
-    The model emits every `subsampling`-th frame. History losses are CTC loss per output frame (the utterances'
-    summed negative log-likelihoods over their summed output frames); there is no accuracy. With `checkpoint_dir`,
-    every epoch's model is saved there as `epoch-N.pt`.
+    The model emits every `subsampling`-th frame. History losses are the loss per output frame (the utterances'
+    summed negative log-likelihoods, or MMI objectives, over their summed output frames); there is no accuracy.
+    LF-MMI's denominator phone bigram is estimated on the training label sequences. With `checkpoint_dir`, every
+    epoch's model is saved there as `epoch-N.pt`.
     """
-    return _fit(_LabelSequences(train, "train", num_outputs, subsampling),
-                _LabelSequences(valid, "valid", num_outputs, subsampling), num_outputs, cfg, subsampling,
-                checkpoint_dir)
+    if mmi is None:
+        return _fit(_LabelSequences(train, "train", num_outputs, subsampling),
+                    _LabelSequences(valid, "valid", num_outputs, subsampling), num_outputs, cfg, subsampling,
+                    checkpoint_dir)
+    from asrflow.nnet.mmi import MmiGraphs
+
+    graphs = MmiGraphs([[int(x) for x in t] for _, t in train], num_outputs)
+    return _fit(_MmiSequences(train, "train", num_outputs, subsampling, graphs, mmi),
+                _MmiSequences(valid, "valid", num_outputs, subsampling, graphs, mmi), num_outputs, cfg,
+                subsampling, checkpoint_dir)
 
 
 def _tensors(
