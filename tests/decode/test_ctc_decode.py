@@ -15,9 +15,10 @@ import torch
 from asrflow.common import AsrflowError
 from asrflow.decode.ctc import CtcDecodeOptions, CtcDecoder, decode_ctc, greedy_ctc
 from asrflow.graph.ctc import build_ctc_graphs, num_ctc_outputs
-from asrflow.graph.k2graph import k2_best_paths, k2_ctc_loss, k2_decode, to_k2
+from asrflow.graph.k2graph import k2_ctc_loss, k2_decode, k2_lattices, k2_word_lm, rescore_lattices, to_k2
+from asrflow.lm.grammar import arpa_to_G
 from asrflow.lang.langdir import LangDir
-from conftest import TOY_LEXICON, toy_lang
+from conftest import TOY_ARPA, TOY_LEXICON, toy_lang
 
 SENTENCES = ["A CAT AT TAN", "CAT AT", "AN AT TAN", "TAN CAT"]
 WIDE = CtcDecodeOptions(beam=40.0, max_active=100000, min_active=1)
@@ -121,7 +122,8 @@ def test_k2_on_the_converted_graph_matches_kaldi_decoder(toy: Toy, name: str) ->
     hyps = [decoder.decode(lp) for lp in utterances]
     fsa = to_k2(toy.graphs[name])
     assert k2_decode(fsa, utterances, **K2_WIDE) == [h.labels for h in hyps]
-    scores = k2_best_paths(fsa, utterances, **K2_WIDE).get_tot_scores(use_double_scores=True, log_semiring=False)
+    best = k2.shortest_path(k2_lattices(fsa, utterances, **K2_WIDE), use_double_scores=True)
+    scores = best.get_tot_scores(use_double_scores=True, log_semiring=False)
     assert all(h.final for h in hyps)
     np.testing.assert_allclose(-scores.numpy(), [h.cost for h in hyps], atol=1e-3)
     assert len({tuple(h.labels) for h in hyps}) > 5  # the inputs give varied answers, not all the same path
@@ -152,3 +154,21 @@ def test_k2_ctc_loss_equals_torch() -> None:
     (ref_grad,) = torch.autograd.grad(ref.sum(), logits)
     for i, n in enumerate(lens):
         torch.testing.assert_close(ours_grad[i, :n], ref_grad[i, :n], atol=1e-3, rtol=0)
+
+
+def test_whole_lattice_rescoring_swaps_the_lm(toy: Toy, tmp_path: Path) -> None:
+    """A first pass whose LM prefers EH hears "A" as EH; rescoring its lattice with the toy LM (A preferred) gives A,
+    and clearly spoken sentences keep their words under rescoring."""
+    (tmp_path / "eh.arpa").write_text(TOY_ARPA.replace("-1.2\tA\t", "-3.5\tA\t").replace("-1.5\tEH\t", "-0.5\tEH\t")
+                                     .replace("<s> A\n", "<s> EH\n"))
+    arpa_to_G(tmp_path / "eh.arpa", toy.lang.path / "words.txt", tmp_path / "G_eh.fst")
+    build_ctc_graphs(toy.lang.path, tmp_path / "G_eh.fst", tmp_path / "graph")
+    hlg_eh = to_k2(kaldifst.StdVectorFst.read(str(tmp_path / "graph/HLG.fst")))
+    toy_g = kaldifst.StdVectorFst.read(str(toy.lang.path.parent / "G.fst"))
+    word_lm = k2_word_lm(toy_g, toy.lang.words["#0"])
+    rng = np.random.default_rng(5)
+    homophone = log_probs(spell(toy.phones("A"), rng), toy.num_outputs, rng)
+    clear = [log_probs(spell(toy.phones(s), rng), toy.num_outputs, rng, noise=1.0) for s in SENTENCES]
+    assert k2_decode(hlg_eh, [homophone], **K2_WIDE) == [toy.words("EH")]
+    lattice = k2_lattices(hlg_eh, [homophone, *clear], **K2_WIDE)
+    assert rescore_lattices(lattice, word_lm) == [toy.words("A"), *(toy.words(s) for s in SENTENCES)]

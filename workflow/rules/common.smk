@@ -22,6 +22,10 @@ PYTHON = shlex.quote(sys.executable)  # jobs run in the interpreter (venv) that 
 R = f"results/{RECIPE}"
 LEX = config["lexicon"]["name"]
 LM = config["lm"]["name"]
+RLM = (config.get("rescore_lm") or {}).get("name")  # the k2 decodes' rescoring LM, or None
+LMS = {LM: config["lm"], **({RLM: config["rescore_lm"]} if RLM else {})}
+if RLM == LM:
+    raise WorkflowError(f"rescore_lm has the first-pass LM's name {LM!r}: give it another name (it names lm_<name>/)")
 LANG = f"{R}/lang_{LEX}"
 STAGES = config["stages"]
 TRI_STAGES = [s for s in STAGES if s.startswith("tri")]
@@ -31,6 +35,8 @@ SEQ_NETS = [s for s in STAGES if s in ("ctc", "mmi")]
 SEQ_CFG = {"ctc": config["ctc"], "mmi": {**config["ctc"], **config["mmi"]}}  # mmi inherits the ctc knobs
 GMM_STAGES = [s for s in STAGES if s not in HYBRID_STAGES and s not in SEQ_NETS]
 SCORED_STAGES = STAGES + [f"{s}_k2" for s in SEQ_NETS]
+# every scored decode dir, as (stage, LM name): all stages with the first-pass LM, k2 rows also rescored
+DECODES = [(s, LM) for s in SCORED_STAGES] + [(f"{s}_k2", RLM) for s in SEQ_NETS if RLM]
 for _s in TRI_STAGES + HYBRID_STAGES:
     if _s not in config:
         raise WorkflowError(f"stage {_s!r} is listed in `stages` but has no config section {_s}: add one to conf/*.yaml")
@@ -57,6 +63,7 @@ wildcard_constraints:
     part="|".join(PARTS),
     test_set="|".join(TEST_SETS),
     stage="|".join(SCORED_STAGES),
+    lm="|".join(LMS),
 
 
 def arg(value) -> str:

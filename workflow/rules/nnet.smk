@@ -140,3 +140,32 @@ if SEQ_NETS:
             "{PYTHON} -m asrflow.decode --ctc {params.decoder} --graph {params.graph} --lang {LANG} "
             "--nnet {R}/exp/{wildcards.net} --data {params.data} --cfg {params.cfg} --info {params.info} "
             "--out {params.out} 2> {log}"
+
+
+if SEQ_NETS and RLM:
+
+    rule rescore_seqnet:  # k2 lattices of the first-pass HLG, rescored whole with the larger LM's G
+        input:
+            graph=f"{R}/exp/{{net}}/graph_{LEX}_{LM}/HLG.fst",
+            nnet=f"{R}/exp/{{net}}/final.pt",
+            data=part_files("{test_set}")["cuts"],
+            G=f"{R}/lm_{RLM}/G.fst",
+        output:
+            hyp=f"{R}/exp/{{net}}_k2/decode_{RLM}_{{test_set}}/hyp.txt",
+            info=f"{R}/exp/{{net}}_k2/decode_{RLM}_{{test_set}}/decode_info.json",
+        wildcard_constraints:
+            net="|".join(SEQ_NETS),
+        params:
+            cfg=lambda w: arg({**config["decode"], "acoustic_scale": SEQ_CFG[w.net]["acoustic_scale"]}),
+            info=arg({"lm": RLM, "lexicon": LEX, "first_pass_lm": LM}),
+            graph=f"{R}/exp/{{net}}/graph_{LEX}_{LM}",
+            data=f"{R}/data/{{test_set}}",
+            out=f"{R}/exp/{{net}}_k2/decode_{RLM}_{{test_set}}",
+        log:
+            f"{R}/logs/rescore_{{net}}_k2_{RLM}_{{test_set}}.log",
+        benchmark:
+            f"{R}/benchmarks/rescore_{{net}}_k2_{RLM}_{{test_set}}.tsv"
+        shell:
+            "{PYTHON} -m asrflow.decode --ctc k2 --graph {params.graph} --lang {LANG} --rescore-G {input.G} "
+            "--nnet {R}/exp/{wildcards.net} --data {params.data} --cfg {params.cfg} --info {params.info} "
+            "--out {params.out} 2> {log}"

@@ -3,19 +3,19 @@
 
 rule score:
     input:
-        hyp=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/hyp.txt",
-        info=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/decode_info.json",
+        hyp=f"{R}/exp/{{stage}}/decode_{{lm}}_{{test_set}}/hyp.txt",
+        info=f"{R}/exp/{{stage}}/decode_{{lm}}_{{test_set}}/decode_info.json",
         ref=f"{R}/data/{{test_set}}/kaldi/text",
         utt2spk=f"{R}/data/{{test_set}}/kaldi/utt2spk",
     output:
-        f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/scores.json",
+        f"{R}/exp/{{stage}}/decode_{{lm}}_{{test_set}}/scores.json",
     params:
-        out=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}",
+        out=f"{R}/exp/{{stage}}/decode_{{lm}}_{{test_set}}",
         # Kaldi's LM-weight sweep exists for lattice (HCLG) decodes, not for the CTC/MMI networks' 1-best
-        sweep=lambda w: (f"--sweep-dir {R}/exp/{w.stage}/decode_{LM}_{w.test_set}/scoring"
+        sweep=lambda w: (f"--sweep-dir {R}/exp/{w.stage}/decode_{w.lm}_{w.test_set}/scoring"
                          if config["decode"]["lmwt_search"] and w.stage.removesuffix("_k2") not in SEQ_NETS else ""),
     log:
-        f"{R}/logs/score_{{stage}}_{LM}_{{test_set}}.log",
+        f"{R}/logs/score_{{stage}}_{{lm}}_{{test_set}}.log",
     shell:
         "{PYTHON} -m asrflow.score score --ref-text {input.ref} --hyp {input.hyp} --utt2spk {input.utt2spk} "
         "--stage {wildcards.stage} --test-set {wildcards.test_set} --decode-info {input.info} "
@@ -24,8 +24,7 @@ rule score:
 
 rule summary:
     input:
-        scores=expand(f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/scores.json", stage=SCORED_STAGES,
-                      test_set=TEST_SETS),
+        scores=[f"{R}/exp/{stage}/decode_{lm}_{t}/scores.json" for stage, lm in DECODES for t in TEST_SETS],
         logs=expand(f"{R}/exp/{{stage}}/train_log.json", stage=STAGES),
     output:
         tsv=f"{R}/wer.tsv",

@@ -18,7 +18,8 @@ def run(a: argparse.Namespace) -> None:
     if a.ctc is not None:
         opts = CtcDecodeOptions(**{k: cfg[k] for k in ("beam", "max_active", "min_active", "acoustic_scale")
                                    if k in cfg})
-        decode_ctc_part(a.graph, a.lang, a.nnet, a.data, opts, a.out, a.ctc, parse_json_arg(a.info, "--info"))
+        decode_ctc_part(a.graph, a.lang, a.nnet, a.data, opts, a.out, a.ctc, parse_json_arg(a.info, "--info"),
+                        a.rescore_G)
         return
     if a.model is None:
         raise AsrflowError("--model is required unless --ctc is given")
@@ -44,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="decode directory to write")
     parser.add_argument("--ctc", choices=("kaldi", "k2"), default=None,
                         help="decode a CTC network (--nnet) on the graph dir's HLG.fst with this decoder")
+    parser.add_argument("--rescore-G", type=Path, default=None,
+                        help="with --ctc k2: rescore the lattices with this (larger) G.fst, whole-lattice")
     parser.set_defaults(func=run)
     return parser
 

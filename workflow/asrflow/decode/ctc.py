@@ -88,16 +88,21 @@ def greedy_ctc(log_probs: np.ndarray) -> list[int]:
 
 
 def decode_ctc_part(graph_dir: Path, lang_dir: Path, nnet_dir: Path, data_dir: Path, opts: CtcDecodeOptions,
-                    out_dir: Path, decoder: str = "kaldi", extra_info: dict | None = None) -> dict:
+                    out_dir: Path, decoder: str = "kaldi", extra_info: dict | None = None,
+                    rescore_g: Path | None = None) -> dict:
     """Decode a part with a CTC network on HLG (kaldi-decoder, or k2's pruned intersection of the same graph).
 
-    Writes hyp.txt, decode_info.json and greedy.txt (best phone per frame, repeats and blanks removed) atomically.
+    With `rescore_g` (k2 only) the lattices are rescored with that G (`rescore_lattices`) and the hypotheses are the
+    rescored best paths. Writes hyp.txt, decode_info.json and greedy.txt (best phone per frame, repeats and blanks
+    removed) atomically.
     """
     from asrflow.nnet.ctc import CtcConfig  # torch only here, after the Kaldi wheels
     from asrflow.nnet.train import load_model, pseudo_loglikes
 
     if decoder not in ("kaldi", "k2"):
         raise AsrflowError(f"unknown CTC decoder {decoder!r}: use kaldi or k2")
+    if rescore_g is not None and decoder != "k2":
+        raise AsrflowError("lattice rescoring needs the k2 decoder (kaldi-decoder's CTC search keeps no lattice)")
     lang = LangDir(lang_dir)
     graph = kaldifst.StdVectorFst.read(str(graph_dir / "HLG.fst"))
     net = load_model(nnet_dir / "final.pt")
@@ -110,10 +115,15 @@ def decode_ctc_part(graph_dir: Path, lang_dir: Path, nnet_dir: Path, data_dir: P
     if decoder == "kaldi":
         search = CtcDecoder(graph, opts)
         words = [search.decode(lp).labels for lp in log_probs]
-    else:
+    elif rescore_g is None:
         from asrflow.graph.k2graph import k2_decode, to_k2
 
         words = k2_decode(to_k2(graph), log_probs, search_beam=opts.beam)
+    else:
+        from asrflow.graph.k2graph import k2_lattices, k2_word_lm, rescore_lattices, to_k2
+
+        word_lm = k2_word_lm(kaldifst.StdVectorFst.read(str(rescore_g)), lang.words["#0"])
+        words = rescore_lattices(k2_lattices(to_k2(graph), log_probs, search_beam=opts.beam), word_lm)
     seconds = time.perf_counter() - start
     audio = sum(u.duration for u in utts)
     info = {"rtf": seconds / max(audio, 1e-9), "decode_seconds": seconds, "audio_seconds": audio,

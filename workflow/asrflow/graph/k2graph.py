@@ -42,28 +42,68 @@ def _dense(log_probs: list[np.ndarray]) -> k2.DenseFsaVec:
     return k2.DenseFsaVec(batch, segments)
 
 
-def k2_best_paths(hlg: k2.Fsa, log_probs: list[np.ndarray], search_beam: float = 20.0, output_beam: float = 8.0,
-                  min_active_states: int = 30, max_active_states: int = 10000) -> k2.Fsa:
-    """Best path per utterance (an FsaVec) of `hlg` ∩ log-probs, by pruned intersection + tropical shortest path."""
+def k2_lattices(hlg: k2.Fsa, log_probs: list[np.ndarray], search_beam: float = 20.0, output_beam: float = 8.0,
+                min_active_states: int = 30, max_active_states: int = 10000) -> k2.Fsa:
+    """Pruned lattices (an FsaVec) of `hlg` ∩ log-probs; `lm_scores` on their arcs carry the graph's part of the scores.
+
+    The graph part is all of HLG's weight (lexicon and LM), as icefall's whole-lattice rescoring assumes.
+    """
     if int(hlg.labels.max()) >= log_probs[0].shape[1]:
         raise AsrflowError(f"CTC log-probs have {log_probs[0].shape[1]} outputs but the graph uses label "
                            f"{int(hlg.labels.max())}; the network's output size must be num_ctc_outputs() of the "
                            "lang dir the graph was built from")
-    lattice = k2.intersect_dense_pruned(hlg, _dense(log_probs), search_beam=search_beam, output_beam=output_beam,
-                                        min_active_states=min_active_states, max_active_states=max_active_states)
-    return k2.shortest_path(lattice, use_double_scores=True)
+    hlg = hlg.clone()
+    hlg.lm_scores = hlg.scores.clone()
+    return k2.intersect_dense_pruned(hlg, _dense(log_probs), search_beam=search_beam, output_beam=output_beam,
+                                     min_active_states=min_active_states, max_active_states=max_active_states)
 
 
-def k2_decode(hlg: k2.Fsa, log_probs: list[np.ndarray], search_beam: float = 20.0, output_beam: float = 8.0,
-              min_active_states: int = 30, max_active_states: int = 10000) -> list[list[int]]:
-    """1-best aux labels (words for HL/HLG, phones for H) per utterance; [] where pruning left no path."""
-    paths = k2_best_paths(hlg, log_probs, search_beam, output_beam, min_active_states, max_active_states)
+def best_words(paths: k2.Fsa) -> list[list[int]]:
+    """Word ids (positive aux labels) along each best path of an FsaVec; [] where pruning left no path."""
     out = []
     for i in range(paths.shape[0]):
         aux = paths[i].aux_labels
         values = aux.values if isinstance(aux, k2.RaggedTensor) else aux
         out.append([int(x) for x in values.tolist() if x > 0])
     return out
+
+
+def k2_decode(hlg: k2.Fsa, log_probs: list[np.ndarray], search_beam: float = 20.0, output_beam: float = 8.0,
+              min_active_states: int = 30, max_active_states: int = 10000) -> list[list[int]]:
+    """1-best aux labels (words for HL/HLG, phones for H) per utterance; [] where pruning left no path."""
+    lattice = k2_lattices(hlg, log_probs, search_beam, output_beam, min_active_states, max_active_states)
+    return best_words(k2.shortest_path(lattice, use_double_scores=True))
+
+
+def k2_word_lm(g_fst: kaldifst.StdVectorFst, first_disambig: int) -> k2.Fsa:
+    """A word acceptor for rescoring from an OpenFST G: back-off #0 (and every id >= `first_disambig`) becomes
+    epsilon, epsilon self-loops let lattice epsilons through, and `lm_scores` = its scores (natural log)."""
+    g = k2.Fsa.from_openfst(g_fst.to_str(), acceptor=False)
+    del g.aux_labels
+    labels = g.labels.clone()
+    labels[labels >= first_disambig] = 0
+    g.labels = labels
+    g = k2.arc_sort(k2.add_epsilon_self_loops(k2.arc_sort(k2.connect(g))))
+    g.lm_scores = g.scores.clone()
+    return g
+
+
+def rescore_lattices(lattice: k2.Fsa, word_lm: k2.Fsa, lm_scale: float = 1.0) -> list[list[int]]:
+    """Whole-lattice rescoring (icefall's, Kaldi lmrescore semantics): drop the first-pass graph scores, compose the
+    lattices' word sequences with `word_lm` (`k2_word_lm`), best path of acoustic + lm_scale × new LM scores.
+
+    Utterances whose lattice has no word sequence the new LM accepts get [].
+    """
+    lat = lattice.clone()
+    lat.scores = lat.scores - lat.lm_scores  # acoustic scores only
+    del lat.lm_scores
+    inv = k2.arc_sort(k2.invert(lat))  # labels = words, aux_labels = network outputs
+    index = torch.zeros(inv.shape[0], dtype=torch.int32)
+    lm = k2.create_fsa_vec([word_lm]) if len(word_lm.shape) == 2 else word_lm
+    rescored = k2.top_sort(k2.connect(k2.intersect_device(lm, inv, index, sorted_match_a=True)))
+    rescored = k2.invert(rescored)  # back to labels = outputs, aux_labels = words
+    rescored.scores = rescored.scores + (lm_scale - 1.0) * rescored.lm_scores
+    return best_words(k2.shortest_path(rescored, use_double_scores=True))
 
 
 def k2_ctc_loss(log_probs: torch.Tensor, log_probs_lens: torch.Tensor, targets: list[list[int]]) -> torch.Tensor:
