@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 
+import kaldifst  # noqa: F401  # Kaldi wheels before k2 and torch
+import k2
 import kaldialign
+import numpy as np
 
+from asrflow.common import load_arrays, read_kaldi_table
 from asrflow.decode.decoder import DecodeOptions
+from asrflow.decode.lattice import RawLattice, lattices_from_arrays
+from asrflow.decode.rescore import rescore_part
 from asrflow.decode.run import decode_part
 from asrflow.graph.hclg import build_graph
+from asrflow.graph.k2graph import best_words, raw_lattice_to_k2
+from asrflow.lang.langdir import LangDir
+from asrflow.lm.grammar import arpa_to_G
+from conftest import REPO
 
 
 def test_decode_yesno_test_set(yesno_system, tmp_path) -> None:
@@ -28,3 +40,40 @@ def test_decode_yesno_test_set(yesno_system, tmp_path) -> None:
     for line in (tmp_path / "decode/ctm").read_text().splitlines():
         utt, channel, start, dur, word = line.split()
         assert channel == "1" and float(dur) > 0 and float(start) >= 0 and word in ("YES", "NO")
+
+
+def unigram_best_path(lat: RawLattice, word_cost: dict[int, float], end_cost: float) -> list[int]:
+    """Reference rescoring by hand: the lattice's best path with its graph costs replaced by unigram costs."""
+    graph = np.array([word_cost.get(int(w), 0.0) for w in lat.olabel])
+    return replace(lat, graph=graph, final_graph=np.full(len(lat.final_graph), end_cost)).best_paths([(1.0, 0.0)])[0][0]
+
+
+def test_lattices_are_kept_and_rescored(yesno_system, tmp_path: Path) -> None:
+    """Saved lattices converted to k2 give the decoder's 1-best, and k2 rescoring with a unigram that makes YES
+    10^4 times rarer picks the paths a by-hand rescoring of the same lattices picks (low acoustic scale, so the
+    lattices hold alternatives and some YESes turn into NOs)."""
+    yesno_system.model.save(tmp_path / "final.mdl")
+    build_graph(yesno_system.lang, yesno_system.g_fst, tmp_path / "final.mdl", tmp_path / "graph")
+    test = yesno_system.data / "test"
+    decode_part(tmp_path / "graph", yesno_system.lang, tmp_path / "final.mdl", test,
+                DecodeOptions(acoustic_scale=0.02, lattice_beam=10.0, lmwt_search=(50.0,), wip_search=(0.0,)),
+                tmp_path / "decode")
+    lattices = lattices_from_arrays(load_arrays(tmp_path / "decode/lattices.npz"))
+    hyps = read_kaldi_table(tmp_path / "decode/hyp.txt")
+    lang = LangDir(yesno_system.lang)
+    assert set(lattices) == set(hyps)
+    for utt, lat in lattices.items():
+        best = best_words(k2.shortest_path(k2.create_fsa_vec([raw_lattice_to_k2(lat)]), use_double_scores=True))
+        assert best[0] == lang.word_ids(hyps[utt]), utt
+    arpa = (REPO / "lang/yesno/lm_unigram.arpa").read_text()
+    (tmp_path / "no.arpa").write_text(arpa.replace("-1.0000000\tYES", "-5.0000000\tYES"))
+    arpa_to_G(tmp_path / "no.arpa", yesno_system.lang / "words.txt", tmp_path / "G_no.fst")
+    info = rescore_part(tmp_path / "decode", yesno_system.lang, tmp_path / "G_no.fst", test, tmp_path / "no",
+                        {"lm": "no"})
+    assert info["lm"] == "no" and info["utterances"] == 29
+    rescored = read_kaldi_table(tmp_path / "no/hyp.txt")
+    ln10 = float(np.log(10))
+    costs = {lang.words["YES"]: 5 * ln10, lang.words["NO"]: ln10}
+    for utt, lat in lattices.items():
+        assert lang.word_ids(rescored[utt]) == unigram_best_path(lat, costs, ln10), utt
+    assert sum(h.count("YES") for h in rescored.values()) < sum(h.count("YES") for h in hyps.values())

@@ -109,6 +109,14 @@ def test_rerun_schedules_nothing(yesno: list[str]) -> None:
     assert planned_rules(*yesno) == set()
 
 
+def test_adding_mmi_and_a_rescoring_lm_schedules_only_their_jobs(yesno: list[str], tmp_path: Path) -> None:
+    conf = tmp_path / "mmi.yaml"
+    conf.write_text("stages: [mono, tri1, tri2, tri3, mmi]\nrescore_lm: {name: fg, source: train_text, order: 4}\n")
+    rules = planned_rules("--configfile", "conf/yesno.yaml", str(conf), *yesno[yesno.index("--config"):])
+    assert rules == {"lm", "train_seqnet", "graph_seqnet", "decode_seqnet", "rescore_seqnet", "score", "summary",
+                     "all"}
+
+
 def test_synth_digits_wer(synth: list[str]) -> None:
     # measured (seed 0): mono 2.00, tri1 2.59, tri2 4.34, tri3 0.71 — the speaker-independent triphones
     # split long single-phone "OH"s into "OH OH" on unseen voices; SAT removes most of it

@@ -35,8 +35,10 @@ SEQ_NETS = [s for s in STAGES if s in ("ctc", "mmi")]
 SEQ_CFG = {"ctc": config["ctc"], "mmi": {**config["ctc"], **config["mmi"]}}  # mmi inherits the ctc knobs
 GMM_STAGES = [s for s in STAGES if s not in HYBRID_STAGES and s not in SEQ_NETS]
 SCORED_STAGES = STAGES + [f"{s}_k2" for s in SEQ_NETS]
-# every scored decode dir, as (stage, LM name): all stages with the first-pass LM, k2 rows also rescored
-DECODES = [(s, LM) for s in SCORED_STAGES] + [(f"{s}_k2", RLM) for s in SEQ_NETS if RLM]
+# stages whose HCLG lattices (kept when the LM-weight sweep is on) are rescored with the rescoring LM
+LATTICE_RESCORED = GMM_STAGES + HYBRID_STAGES if RLM and config["decode"]["lmwt_search"] else []
+# every scored decode dir, as (stage, LM name): all stages with the first-pass LM, plus the rescored ones
+DECODES = [(s, LM) for s in SCORED_STAGES] + [(s, RLM) for s in LATTICE_RESCORED + [f"{n}_k2" for n in SEQ_NETS] if RLM]
 for _s in TRI_STAGES + HYBRID_STAGES:
     if _s not in config:
         raise WorkflowError(f"stage {_s!r} is listed in `stages` but has no config section {_s}: add one to conf/*.yaml")

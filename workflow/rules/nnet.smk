@@ -50,6 +50,8 @@ for _stage in HYBRID_STAGES:
             hyp=f"{R}/exp/{_stage}/decode_{LM}_{{test_set}}/hyp.txt",
             ctm=f"{R}/exp/{_stage}/decode_{LM}_{{test_set}}/ctm",
             info=f"{R}/exp/{_stage}/decode_{LM}_{{test_set}}/decode_info.json",
+            lattices=([f"{R}/exp/{_stage}/decode_{LM}_{{test_set}}/lattices.npz"] if config["decode"]["lmwt_search"]
+                      else []),
         params:
             cfg=arg({**config["decode"], "acoustic_scale": config[_stage]["acoustic_scale"]}),
             info=arg({"lm": LM, "lexicon": LEX}),

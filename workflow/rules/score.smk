@@ -11,9 +11,11 @@ rule score:
         f"{R}/exp/{{stage}}/decode_{{lm}}_{{test_set}}/scores.json",
     params:
         out=f"{R}/exp/{{stage}}/decode_{{lm}}_{{test_set}}",
-        # Kaldi's LM-weight sweep exists for lattice (HCLG) decodes, not for the CTC/MMI networks' 1-best
+        # Kaldi's LM-weight sweep exists for first-pass lattice (HCLG) decodes, not for the CTC/MMI networks'
+        # 1-best nor for rescored output
         sweep=lambda w: (f"--sweep-dir {R}/exp/{w.stage}/decode_{w.lm}_{w.test_set}/scoring"
-                         if config["decode"]["lmwt_search"] and w.stage.removesuffix("_k2") not in SEQ_NETS else ""),
+                         if config["decode"]["lmwt_search"] and w.lm == LM
+                         and w.stage.removesuffix("_k2") not in SEQ_NETS else ""),
     log:
         f"{R}/logs/score_{{stage}}_{{lm}}_{{test_set}}.log",
     shell:

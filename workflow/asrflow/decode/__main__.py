@@ -1,4 +1,4 @@
-"""CLI of the decode stage: 1-best decoding of a data part on an HCLG graph."""
+"""CLI of the decode stage: 1-best decoding of a data part on HCLG (or HLG), and LM rescoring of its lattices."""
 
 from __future__ import annotations
 
@@ -14,6 +14,15 @@ from asrflow.decode.run import decode_part
 
 def run(a: argparse.Namespace) -> None:
     """Decode with a GMM or hybrid system on HCLG, or with a CTC network on HLG."""
+    if a.lattices is not None:
+        if a.rescore_G is None:
+            raise AsrflowError("--lattices needs --rescore-G, the LM to rescore them with")
+        from asrflow.decode.rescore import rescore_part  # k2 only where lattices are rescored
+
+        rescore_part(a.lattices, a.lang, a.rescore_G, a.data, a.out, parse_json_arg(a.info, "--info"))
+        return
+    if a.graph is None or a.cfg is None:
+        raise AsrflowError("--graph and --cfg are required unless --lattices is given")
     cfg = parse_json_arg(a.cfg, "--cfg")
     if a.ctc is not None:
         opts = CtcDecodeOptions(**{k: cfg[k] for k in ("beam", "max_active", "min_active", "acoustic_scale")
@@ -30,11 +39,11 @@ def run(a: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of `python -m asrflow.decode`."""
     parser = argparse.ArgumentParser(prog="python -m asrflow.decode", description=__doc__)
-    parser.add_argument("--graph", type=Path, required=True, help="graph dir holding HCLG.fst")
+    parser.add_argument("--graph", type=Path, help="graph dir holding HCLG.fst (HLG.fst with --ctc)")
     parser.add_argument("--lang", type=Path, required=True)
     parser.add_argument("--model", type=Path, help="GMM model (HCLG decoding)")
     parser.add_argument("--data", type=Path, required=True, help="data part dir to decode")
-    parser.add_argument("--cfg", required=True, help="decode config as JSON")
+    parser.add_argument("--cfg", help="decode config as JSON")
     parser.add_argument("--info", default="{}", help="JSON object copied into decode_info.json (e.g. lm, lexicon)")
     parser.add_argument("--si-model", type=Path, default=None,
                         help="speaker-independent model of a SAT system (final.alimdl): decode in two fMLLR passes")
@@ -46,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ctc", choices=("kaldi", "k2"), default=None,
                         help="decode a CTC network (--nnet) on the graph dir's HLG.fst with this decoder")
     parser.add_argument("--rescore-G", type=Path, default=None,
-                        help="with --ctc k2: rescore the lattices with this (larger) G.fst, whole-lattice")
+                        help="with --ctc k2 or --lattices: rescore the lattices with this (larger) G.fst, whole-lattice")
+    parser.add_argument("--lattices", type=Path, default=None,
+                        help="a decode dir with lattices.npz: rescore them with --rescore-G instead of decoding")
     parser.set_defaults(func=run)
     return parser
 

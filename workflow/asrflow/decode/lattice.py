@@ -7,7 +7,7 @@ of a raw lattice under new scales is the same as that of its determinized form.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import kaldi_decoder
 import kaldifst
@@ -81,6 +81,21 @@ class RawLattice:
             words = [int(self.olabel[a]) for a in arcs if self.olabel[a] != 0]
             results.append((words, np.array([self.ilabel[a] for a in arcs if self.ilabel[a] != 0], dtype=np.int32)))
         return results
+
+
+def lattices_to_arrays(lattices: dict[str, RawLattice]) -> dict[str, np.ndarray]:
+    """Flatten utterance lattices into named arrays for `save_arrays` (keys `<index>.<field>`, ids in `utt_ids`)."""
+    arrays: dict[str, np.ndarray] = {"utt_ids": np.array(list(lattices), dtype=str)}
+    for i, lat in enumerate(lattices.values()):
+        arrays |= {f"{i}.{f.name}": np.asarray(getattr(lat, f.name)) for f in fields(RawLattice)}
+    return arrays
+
+
+def lattices_from_arrays(arrays: dict[str, np.ndarray]) -> dict[str, RawLattice]:
+    """Inverse of `lattices_to_arrays`."""
+    return {str(u): RawLattice(**{f.name: (int(arrays[f"{i}.{f.name}"]) if f.name == "start"
+                                           else arrays[f"{i}.{f.name}"]) for f in fields(RawLattice)})
+            for i, u in enumerate(arrays["utt_ids"])}
 
 
 def _levels(num_states: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from asrflow.common import atomic_path, get_logger, load_arrays, progress
 from asrflow.data.features import Utterance, load_utterances
 from asrflow.decode.ctm import ctm_lines, read_prons, word_segments
 from asrflow.decode.decoder import Decoder, DecodeOptions
-from asrflow.decode.lattice import LatticeGenerator
+from asrflow.decode.lattice import LatticeGenerator, RawLattice, lattices_to_arrays
 from asrflow.gmm.adapt import adapt, compose_speakers, speaker_fmllr
 from asrflow.gmm.model import AcousticModel
 from asrflow.lang.langdir import LangDir
@@ -54,6 +54,8 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
                 nnet_dir: Path | None = None, transforms_path: Path | None = None) -> dict:
     """Decode every utterance of `data_dir`; write hyp.txt, ctm, decode_info.json atomically; return the info.
 
+    With an LM-weight sweep configured, the raw lattices are kept too (lattices.npz, for `rescore_part`).
+
     With `si_model_path` (a SAT system) the features are first adapted per speaker by `fmllr_passes`;
     the transforms are written to trans.npz and their cost counts in the real-time factor. With
     `nnet_dir` a hybrid network scores the frames instead of the GMMs (`model` still gives the
@@ -84,6 +86,7 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
     # path is not pruned where the faster decoder's survives
     lattices = LatticeGenerator(hclg, opts.beam + opts.lattice_beam, opts.lattice_beam) if grid else None
     swept: dict[tuple[float, float], list[str]] = {g: [] for g in grid}
+    kept: dict[str, RawLattice] = {}  # for LM rescoring (asrflow.decode.rescore)
     hyps, ctm, failed, audio_s, decode_s = [], [], [], 0.0, 0.0
     for u in progress(utts, len(utts), log, f"decoding {data_dir.name}"):
         start = time.perf_counter()
@@ -93,6 +96,8 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
         if lattices is not None:
             lat = lattices.lattice(loglikes)
             best = lat.best_paths(weights) if lat is not None else [([], None)] * len(grid)
+            if lat is not None:
+                kept[u.id] = lat
             for g, (word_ids, _) in zip(grid, best):
                 swept[g].append(" ".join([u.id, *(lang.id2word[w] for w in word_ids)]))
         audio_s += u.duration
@@ -114,6 +119,8 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
             with open(tmp / "trans.npz", "wb") as f:
                 np.savez_compressed(f, **transforms)
         if grid:
+            with open(tmp / "lattices.npz", "wb") as f:
+                np.savez_compressed(f, **lattices_to_arrays(kept))
             (tmp / "scoring").mkdir()
             for (lmwt, wip), lines in swept.items():
                 (tmp / "scoring" / f"{lmwt:g}_{wip:g}.txt").write_text("".join(x + "\n" for x in lines), encoding="utf-8")

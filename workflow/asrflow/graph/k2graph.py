@@ -8,6 +8,8 @@ arcs first and then sets k2 label = OpenFST input label - 1 (blank: 1 -> 0, phon
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 # kaldifst before k2 and torch: other orders can deadlock at import with these wheels.
 import kaldifst
 import k2
@@ -15,6 +17,9 @@ import numpy as np
 import torch
 
 from asrflow.common import AsrflowError
+
+if TYPE_CHECKING:
+    from asrflow.decode.lattice import RawLattice
 
 
 def to_k2(fst: kaldifst.StdVectorFst) -> k2.Fsa:
@@ -86,6 +91,28 @@ def k2_word_lm(g_fst: kaldifst.StdVectorFst, first_disambig: int) -> k2.Fsa:
     g = k2.arc_sort(k2.add_epsilon_self_loops(k2.arc_sort(k2.connect(g))))
     g.lm_scores = g.scores.clone()
     return g
+
+
+def raw_lattice_to_k2(lat: "RawLattice") -> k2.Fsa:
+    """k2 form of a kaldi-decoder raw lattice: labels = transition ids, aux_labels = words, scores = −(graph +
+    acoustic) costs, `lm_scores` = −graph costs; final weights move onto arcs (label −1) into one new final state,
+    and states are renumbered in topological order."""
+    final = int(max(lat.src.max(initial=0), lat.dst.max(initial=0), lat.start)) + 1
+    renum = np.arange(final + 1)  # k2 wants the start state to be state 0: swap it with state 0
+    renum[[0, lat.start]] = renum[[lat.start, 0]]
+    src = np.concatenate([renum[lat.src], renum[lat.final_state]])
+    dst = np.concatenate([renum[lat.dst], np.full(len(lat.final_state), final)])
+    labels = np.concatenate([lat.ilabel, np.full(len(lat.final_state), -1)])
+    words = np.concatenate([lat.olabel, np.full(len(lat.final_state), -1)])
+    graph = np.concatenate([lat.graph, lat.final_graph])
+    total = graph + np.concatenate([lat.acoustic, lat.final_acoustic])
+    sort = np.argsort(src, kind="stable")  # k2 wants arcs grouped by source state
+    arcs = np.stack([src, dst, labels, np.zeros_like(src)], axis=1)[sort].astype(np.int32)
+    fsa = k2.Fsa(torch.from_numpy(arcs))
+    fsa.scores = torch.from_numpy(-total[sort].astype(np.float32))
+    fsa.aux_labels = torch.from_numpy(words[sort].astype(np.int32))
+    fsa.lm_scores = torch.from_numpy(-graph[sort].astype(np.float32))
+    return k2.top_sort(k2.connect(fsa))  # raw lattices are acyclic but not numbered in topological order
 
 
 def rescore_lattices(lattice: k2.Fsa, word_lm: k2.Fsa, lm_scale: float = 1.0) -> list[list[int]]:
