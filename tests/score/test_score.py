@@ -145,3 +145,16 @@ def test_cli_unknown_hyp_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture) 
                "--stage", "mono", "--test-set", "test", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert rc == 1 and "zz" in err and "Traceback" not in err
+
+
+def test_results_md_lists_lm_perplexities(tmp_path: Path) -> None:
+    """A unigram with p(YES) = p(NO) = p(</s>) = 1/3 has perplexity 3 on any in-vocabulary text; OOVs are counted."""
+    third = "-0.4771213"
+    (tmp_path / "u.arpa").write_text(f"\\data\\\nngram 1=4\n\n\\1-grams:\n-99\t<s>\n{third}\tYES\n{third}\tNO\n"
+                                     f"{third}\t</s>\n\n\\end\\\n")
+    (tmp_path / "text").write_text("u1 YES NO\nu2 NO MAYBE\n")
+    (tmp_path / "s.json").write_text(json.dumps({"stage": "mono", "test_set": "test", "wer": 0.0, "ins": 0, "del": 0,
+                                                 "sub": 0, "words": 4, "ser": 0.0, "rtf": 0.01}))
+    summarize([tmp_path / "s.json"], tmp_path / "wer.tsv", tmp_path / "RESULTS.md", "toy",
+              lms={"u": tmp_path / "u.arpa"}, test_texts={"test": tmp_path / "text"})
+    assert "| u | 3.00 (1 OOV) |" in (tmp_path / "RESULTS.md").read_text()

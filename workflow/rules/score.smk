@@ -28,13 +28,17 @@ rule summary:
     input:
         scores=[f"{R}/exp/{stage}/decode_{lm}_{t}/scores.json" for stage, lm in DECODES for t in TEST_SETS],
         logs=expand(f"{R}/exp/{{stage}}/train_log.json", stage=STAGES),
+        arpas=[f"{R}/lm_{lm}/lm.arpa" for lm in LMS],
+        texts=[f"{R}/data/{t}/kaldi/text" for t in TEST_SETS],
     output:
         tsv=f"{R}/wer.tsv",
         md=f"{R}/RESULTS.md",
     params:
         published=arg(config["published"]),
+        ppl=" ".join([f"--lm {lm}={R}/lm_{lm}/lm.arpa" for lm in LMS]
+                     + [f"--test-text {t}={R}/data/{t}/kaldi/text" for t in TEST_SETS]),
     log:
         f"{R}/logs/summary.log",
     shell:
         "{PYTHON} -m asrflow.score summarize --recipe {RECIPE} --out-tsv {output.tsv} --out-md {output.md} "
-        "--published {params.published} --train-logs {input.logs} -- {input.scores} 2> {log}"
+        "--published {params.published} --train-logs {input.logs} {params.ppl} -- {input.scores} 2> {log}"

@@ -68,7 +68,16 @@ def cmd_score(args: argparse.Namespace) -> None:
 
 def cmd_summarize(args: argparse.Namespace) -> None:
     """Write the results table from score files."""
-    summarize(args.scores, args.out_tsv, args.out_md, args.recipe, parse_published(args.published), args.train_logs)
+    summarize(args.scores, args.out_tsv, args.out_md, args.recipe, parse_published(args.published), args.train_logs,
+              named_paths(args.lm, "--lm"), named_paths(args.test_text, "--test-text"))
+
+
+def named_paths(items: list[str], flag: str) -> dict[str, Path]:
+    """Parse NAME=PATH arguments into {name: path}."""
+    bad = [i for i in items if "=" not in i]
+    if bad:
+        raise AsrflowError(f"{flag} takes NAME=PATH, got {bad[0]!r}")
+    return {name: Path(path) for name, path in (i.split("=", 1) for i in items)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--out-md", type=Path, required=True)
     sm.add_argument("--published", help='published WERs as JSON, e.g. {"mono/test": 10.61}')
     sm.add_argument("--train-logs", type=Path, nargs="*", default=[], help="exp/<stage>/train_log.json files")
+    sm.add_argument("--lm", action="append", default=[], metavar="NAME=ARPA", help="an LM to report perplexities of")
+    sm.add_argument("--test-text", action="append", default=[], metavar="SET=TEXT",
+                    help="a test set's Kaldi text file, for the perplexities")
     sm.add_argument("scores", type=Path, nargs="+", metavar="SCORES_JSON")
     sm.set_defaults(func=cmd_summarize)
     return parser

@@ -49,9 +49,11 @@ def summarize(
     recipe: str,
     published: dict[tuple[str, str], float] | None = None,
     train_logs: list[Path] | None = None,
+    lms: dict[str, Path] | None = None,
+    test_texts: dict[str, Path] | None = None,
 ) -> None:
-    """Write wer.tsv and RESULTS.md for `recipe`, with published WERs per (stage, test_set) when given
-    and a training/alignment table from the stages' train_log.json files."""
+    """Write wer.tsv and RESULTS.md for `recipe`, with published WERs per (stage, test_set) when given,
+    a training/alignment table from the stages' train_log.json files and the LMs' test-set perplexities."""
     if not score_jsons:
         raise AsrflowError("summarize: no scores.json files given")
     rows = sorted((load_scores(p) for p in score_jsons), key=sort_key)
@@ -61,7 +63,29 @@ def summarize(
     if published is not None:
         columns = [*columns, "published wer"]
         table = [cells + [published_cell(published, row["stage"], row["test_set"])] for cells, row in zip(table, rows)]
-    write_text_atomic(out_md, results_md(recipe, columns, table) + training_md(train_logs or []))
+    write_text_atomic(out_md, results_md(recipe, columns, table) + lm_md(lms or {}, test_texts or {})
+                      + training_md(train_logs or []))
+
+
+def lm_md(lms: dict[str, Path], test_texts: dict[str, Path]) -> str:
+    """RESULTS.md section: perplexity of each LM (ARPA) on each test set's transcripts (with </s>, OOVs skipped)."""
+    if not lms or not test_texts:
+        return ""
+    from asrflow.common import read_kaldi_table
+    from asrflow.lm.arpa import read_arpa, score_sentences
+
+    sets = sorted(test_texts)
+    texts = {t: list(read_kaldi_table(test_texts[t]).values()) for t in sets}
+    lines = ["", "## Language models", "", "Perplexity on the test transcripts (one </s> per sentence; OOVs skipped, "
+             "counted in brackets).", "", "| lm | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
+    for name, arpa in lms.items():
+        lm = read_arpa(arpa)
+        cells = []
+        for t in sets:
+            stats = score_sentences(lm, texts[t])
+            cells.append(f"{stats.perplexity:.2f}" + (f" ({stats.oovs} OOV)" if stats.oovs else ""))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def published_cell(published: dict[tuple[str, str], float], stage: str, test_set: str) -> str:
