@@ -10,7 +10,7 @@ import pytest
 from asrflow.common import AsrflowError
 from asrflow.lang.__main__ import main
 from asrflow.lang.langdir import LangDir
-from asrflow.lang.lexicon import check_oov, cmudict_lexicon, read_lexicon
+from asrflow.lang.lexicon import check_oov, cmudict_lexicon, grapheme_lexicon, read_lexicon, read_sphinx_dict
 from asrflow.lang.prepare import LangConfig, prepare_lang
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,3 +96,29 @@ def test_malformed_lexicon_line_names_file_and_line(tmp_path: Path) -> None:
     lex.write_text("YES Y\nNO\n")
     with pytest.raises(AsrflowError, match=r"lexicon.txt:2"):
         read_lexicon(lex)
+
+
+def test_sphinx_dictionary_variants_become_alternative_pronunciations(tmp_path: Path) -> None:
+    dic = tmp_path / "an4.dic"
+    dic.write_text("A                    AH\nA(2)                 EY\nAND  AE N D\nAND(2) ah n d\nAND(3) AH N D\n")
+    assert read_sphinx_dict(dic) == [("A", ("AH",)), ("A", ("EY",)), ("AND", ("AE", "N", "D")),
+                                     ("AND", ("AH", "N", "D"))]
+    (tmp_path / "bad.dic").write_text("A AH\nB\n")
+    with pytest.raises(AsrflowError, match=r"bad.dic:2"):
+        read_sphinx_dict(tmp_path / "bad.dic")
+
+
+def test_grapheme_lexicon_spells_words_and_builds_a_lang_dir(tmp_path: Path) -> None:
+    lex = grapheme_lexicon({"CAT", "DON'T", "É"})
+    assert dict(lex) == {"CAT": ("C", "A", "T"), "DON'T": ("D", "O", "N", "U0027", "T"), "É": ("U00C9",)}
+    prepare_lang(lex, tmp_path / "lang", LangConfig())
+    assert transduce(LangDir(tmp_path / "lang"), ["SIL", "C", "A", "T", "D", "O", "N", "U0027", "T"]) == ["CAT", "DON'T"]
+
+
+def test_oov_unk_maps_training_oovs_to_the_oov_word(tmp_path: Path) -> None:
+    text = tmp_path / "text"
+    lexicon = '{"source": "file", "oov": "unk", "path": "%s"}' % (REPO / "lang/digits/lexicon.txt")
+    text.write_text("utt7 ONE MAYBE TWO\n")
+    assert main(["--lexicon", lexicon, "--cfg", "{}", "--train-text", str(text), "--out", str(tmp_path / "lang")]) == 0
+    lang = LangDir(tmp_path / "lang")
+    assert lang.word_ids("ONE MAYBE TWO") == [lang.words["ONE"], lang.words["<UNK>"], lang.words["TWO"]]

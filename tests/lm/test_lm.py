@@ -155,3 +155,21 @@ def test_cli_user_error_exits_1_without_traceback(tmp_path: Path, capsys: pytest
     rc = main(["G", "--arpa", str(YESNO_LM), "--words", str(words), "--out", str(tmp_path / "G.fst")])
     err = capsys.readouterr().err
     assert rc == 1 and "NO YES" in err and "Traceback" not in err
+
+
+def test_cli_trains_on_a_user_text_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """source text: the LM is trained on a plain file (one sentence a line), not on the training transcripts."""
+    (tmp_path / "domain.txt").write_text("".join(f"  {line}  \n\n" for line in TOY))
+    cfg = {"name": "dom", "source": "text", "text": str(tmp_path / "domain.txt"), "order": 2}
+    assert main(["train", "--cfg", json.dumps(cfg), "--out-arpa", str(tmp_path / "dom.arpa")]) == 0
+    assert vocabulary_of(tmp_path / "dom.arpa") == {w for line in TOY for w in line.split()}
+    cfg["text"] = str(tmp_path / "missing.txt")
+    assert main(["train", "--cfg", json.dumps(cfg), "--out-arpa", str(tmp_path / "x.arpa")]) == 1
+    assert "missing.txt" in capsys.readouterr().err and not (tmp_path / "x.arpa").exists()
+
+
+def vocabulary_of(arpa: Path) -> set[str]:
+    """The words of an ARPA LM, without <s> and </s>."""
+    from asrflow.lm.arpa import vocabulary
+
+    return vocabulary(read_arpa(arpa)) - {"<s>", "</s>"}

@@ -59,6 +59,8 @@ PART_CFG = {
 }
 PARTS = load_local_module(Path(LOCAL)).parts(Path(CORPUS_DIR) if CORPUS_DIR else None, PART_CFG)
 TEST_SETS = [p for p in PARTS if p != "train"]
+# the lexicon section with "{corpus_dir}" in its path expanded (e.g. AN4's own etc/an4.dic)
+LEXICON = {**config["lexicon"], "path": (config["lexicon"].get("path") or "").format(corpus_dir=CORPUS_DIR) or None}
 LANG_FILES = [f"{LANG}/{f}" for f in ("words.txt", "phones.txt", "L.fst", "L_disambig.fst", "topo")]
 
 wildcard_constraints:

@@ -1,14 +1,14 @@
-# Lang stage: lexicon (file or CMUdict) → Kaldi lang dir (words/phones tables, L.fst, L_disambig.fst, topo).
+# Lang stage: lexicon (Kaldi file, Sphinx dictionary, CMUdict or graphemes) → Kaldi lang dir (words/phones tables, L.fst, L_disambig.fst, topo).
 
 
 rule lang:
     input:
         text=f"{R}/data/train/kaldi/text",
-        lexicon=[config["lexicon"]["path"]] if config["lexicon"]["source"] == "file" else [],
+        lexicon=[LEXICON["path"]] if LEXICON["source"] in ("file", "sphinx") else [],
     output:
         LANG_FILES,
     params:
-        lexicon=arg(config["lexicon"]),
+        lexicon=arg(LEXICON),
         cfg=arg(config["lang"]),
     log:
         f"{R}/logs/lang_{LEX}.log",

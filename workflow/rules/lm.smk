@@ -7,6 +7,7 @@ rule lm:
         text=f"{R}/data/train/kaldi/text",
         words=f"{LANG}/words.txt",
         arpa=lambda w: [LMS[w.lm]["arpa"]] if LMS[w.lm]["source"] == "arpa" else [],
+        corpus=lambda w: [LMS[w.lm]["text"]] if LMS[w.lm]["source"] == "text" else [],
     output:
         arpa=f"{R}/lm_{{lm}}/lm.arpa",
         G=f"{R}/lm_{{lm}}/G.fst",

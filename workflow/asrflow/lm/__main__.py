@@ -12,12 +12,22 @@ from asrflow.lm.arpa import log, problems, read_arpa
 from asrflow.lm.grammar import arpa_to_G
 from asrflow.lm.train import train_arpa
 
-SOURCES = ("train_text", "arpa")
+SOURCES = ("train_text", "text", "arpa")
 
 
 def read_transcripts(text_file: Path) -> list[str]:
     """Return the word sequences of a Kaldi `text` file (`utt-id WORD WORD ...`), dropping the ids."""
     return list(read_kaldi_table(text_file).values())
+
+
+def read_sentences(path: Path) -> list[str]:
+    """Return the non-empty lines of a plain text file (one sentence a line, words separated by spaces)."""
+    if not path.is_file():
+        raise AsrflowError(f"LM text {path} does not exist: set lm.text to a file with one sentence a line")
+    sentences = [" ".join(line.split()) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not sentences:
+        raise AsrflowError(f"LM text {path} has no sentences")
+    return sentences
 
 
 def parse_cfg(text: str) -> dict:
@@ -30,7 +40,9 @@ def parse_cfg(text: str) -> dict:
         raise AsrflowError(f"LM config needs 'source' in {SOURCES}: {text}")
     if cfg["source"] == "arpa" and not cfg.get("arpa"):
         raise AsrflowError(f"LM config {cfg.get('name')!r} has source 'arpa' but no 'arpa' path")
-    if cfg["source"] == "train_text" and not isinstance(cfg.get("order"), int):
+    if cfg["source"] == "text" and not cfg.get("text"):
+        raise AsrflowError(f"LM config {cfg.get('name')!r} has source 'text' but no 'text' path (one sentence a line)")
+    if cfg["source"] in ("train_text", "text") and not isinstance(cfg.get("order"), int):
         raise AsrflowError(f"LM config {cfg.get('name')!r} needs an integer 'order'")
     return cfg
 
@@ -49,10 +61,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     if cfg["source"] == "arpa":
         copy_arpa(Path(cfg["arpa"]), args.out_arpa)
         return
-    if args.text is None:
-        raise AsrflowError(f"LM config {cfg.get('name')!r} trains on text: give --text")
+    if cfg["source"] == "text":
+        sentences = read_sentences(Path(cfg["text"]))
+    elif args.text is None:
+        raise AsrflowError(f"LM config {cfg.get('name')!r} trains on the training transcripts: give --text")
+    else:
+        sentences = read_transcripts(args.text)
     train_arpa(
-        read_transcripts(args.text), cfg["order"], args.out_arpa,
+        sentences, cfg["order"], args.out_arpa,
         discount=cfg.get("discount") or "kneser_ney", prune=float(cfg.get("prune") or 0.0),
     )
 
