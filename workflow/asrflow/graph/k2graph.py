@@ -115,9 +115,9 @@ def raw_lattice_to_k2(lat: "RawLattice") -> k2.Fsa:
     return k2.top_sort(k2.connect(fsa))  # raw lattices are acyclic but not numbered in topological order
 
 
-def rescore_lattices(lattice: k2.Fsa, word_lm: k2.Fsa, lm_scale: float = 1.0) -> list[list[int]]:
+def rescore_lattices(lattice: k2.Fsa, word_lm: k2.Fsa) -> list[list[int]]:
     """Whole-lattice rescoring (icefall's, Kaldi lmrescore semantics): drop the first-pass graph scores, compose the
-    lattices' word sequences with `word_lm` (`k2_word_lm`), best path of acoustic + lm_scale × new LM scores.
+    lattices' word sequences with `word_lm` (`k2_word_lm`), best path of acoustic + new LM scores.
 
     Utterances whose lattice has no word sequence the new LM accepts get [].
     """
@@ -126,10 +126,8 @@ def rescore_lattices(lattice: k2.Fsa, word_lm: k2.Fsa, lm_scale: float = 1.0) ->
     del lat.lm_scores
     inv = k2.arc_sort(k2.invert(lat))  # labels = words, aux_labels = network outputs
     index = torch.zeros(inv.shape[0], dtype=torch.int32)
-    lm = k2.create_fsa_vec([word_lm]) if len(word_lm.shape) == 2 else word_lm
-    rescored = k2.top_sort(k2.connect(k2.intersect_device(lm, inv, index, sorted_match_a=True)))
-    rescored = k2.invert(rescored)  # back to labels = outputs, aux_labels = words
-    rescored.scores = rescored.scores + (lm_scale - 1.0) * rescored.lm_scores
+    rescored = k2.intersect_device(k2.create_fsa_vec([word_lm]), inv, index, sorted_match_a=True)
+    rescored = k2.invert(k2.top_sort(k2.connect(rescored)))  # back to labels = outputs, aux_labels = words
     return best_words(k2.shortest_path(rescored, use_double_scores=True))
 
 

@@ -15,10 +15,12 @@ Lexicon = list[tuple[str, tuple[str, ...]]]
 _PHONE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
-def read_lexicon(path: Path) -> Lexicon:
-    """Read a Kaldi `lexicon.txt` (`WORD PH1 PH2 ...`), rejecting malformed lines with file:line errors."""
+def _read_entries(path: Path, what: str, sphinx: bool) -> Lexicon:
+    """Read `WORD PH1 PH2 ...` lines with file:line errors; `sphinx`: `WORD(2)` variants, phones upper-cased, and
+    repeated entries skipped (Sphinx dictionaries repeat some) instead of rejected (Kaldi's lexicon may not)."""
     if not path.is_file():
-        raise AsrflowError(f"lexicon file {path} does not exist; set lang.lexicon.path to a Kaldi lexicon.txt")
+        raise AsrflowError(f"{what} {path} does not exist; set lexicon.path to a "
+                           f"{'CMU Sphinx .dic file' if sphinx else 'Kaldi lexicon.txt'}")
     entries: Lexicon = []
     seen: set[tuple[str, tuple[str, ...]]] = set()
     for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -29,16 +31,26 @@ def read_lexicon(path: Path) -> Lexicon:
         if len(fields) < 2:
             raise AsrflowError(f"{path}:{n}: word {fields[0]!r} has no phones; expected 'WORD PH1 PH2 ...'")
         word, phones = fields[0], tuple(fields[1:])
+        if sphinx:
+            m = _SPHINX_VARIANT.match(word)
+            word, phones = (m[1] if m else word), tuple(p.upper() for p in phones)
         bad = [p for p in phones if not _PHONE_RE.match(p)]
         if bad:
             raise AsrflowError(f"{path}:{n}: invalid phone name(s) {bad} for {word!r} (letters, digits, '_' only)")
         if (word, phones) in seen:
+            if sphinx:
+                continue
             raise AsrflowError(f"{path}:{n}: duplicate entry {word} {' '.join(phones)}; remove one of them")
         seen.add((word, phones))
         entries.append((word, phones))
     if not entries:
-        raise AsrflowError(f"lexicon file {path} has no entries")
+        raise AsrflowError(f"{what} {path} has no entries")
     return entries
+
+
+def read_lexicon(path: Path) -> Lexicon:
+    """Read a Kaldi `lexicon.txt` (`WORD PH1 PH2 ...`), rejecting malformed lines with file:line errors."""
+    return _read_entries(path, "lexicon file", sphinx=False)
 
 
 _SPHINX_VARIANT = re.compile(r"^(.+?)\(\d+\)$")
@@ -46,27 +58,7 @@ _SPHINX_VARIANT = re.compile(r"^(.+?)\(\d+\)$")
 
 def read_sphinx_dict(path: Path) -> Lexicon:
     """Read a CMU Sphinx dictionary (`WORD PH1 ...`, variants as `WORD(2)`, e.g. AN4's etc/an4.dic) as a lexicon."""
-    if not path.is_file():
-        raise AsrflowError(f"dictionary {path} does not exist; set lexicon.path to a CMU Sphinx .dic file")
-    entries: Lexicon = []
-    seen: set[tuple[str, tuple[str, ...]]] = set()
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        fields = unicodedata.normalize("NFKC", raw).split()
-        if not fields:
-            continue
-        if len(fields) < 2:
-            raise AsrflowError(f"{path}:{n}: word {fields[0]!r} has no phones; expected 'WORD PH1 PH2 ...'")
-        m = _SPHINX_VARIANT.match(fields[0])
-        word, phones = (m[1] if m else fields[0]), tuple(p.upper() for p in fields[1:])
-        bad = [p for p in phones if not _PHONE_RE.match(p)]
-        if bad:
-            raise AsrflowError(f"{path}:{n}: invalid phone name(s) {bad} for {word!r} (letters, digits, '_' only)")
-        if (word, phones) not in seen:  # Sphinx dictionaries repeat some variants; Kaldi's lexicon may not
-            seen.add((word, phones))
-            entries.append((word, phones))
-    if not entries:
-        raise AsrflowError(f"dictionary {path} has no entries")
-    return entries
+    return _read_entries(path, "dictionary", sphinx=True)
 
 
 def grapheme_unit(char: str) -> str:

@@ -163,29 +163,6 @@ class _LabelSequences:
         return loss, int(out_frames.sum()), 0
 
 
-class _MmiSequences(_LabelSequences):
-    """LF-MMI (k2) against label sequences: numerator ctc_topo ∘ transcript, denominator ctc_topo ∘ phone bigram."""
-
-    def __init__(self, data: list[tuple[np.ndarray, np.ndarray]], what: str, num_outputs: int, subsampling: int,
-                 graphs: "MmiGraphs", mmi: "MmiOptions") -> None:
-        super().__init__(data, what, num_outputs, subsampling)
-        self.graphs, self.mmi = graphs, mmi
-
-    def loss(self, logits: torch.Tensor, targets: tuple) -> tuple[torch.Tensor, int, int]:
-        """Summed LF-MMI loss (plus `ctc_weight` × CTC, a regulariser as Kaldi chain's cross-entropy term)."""
-        from asrflow.nnet.mmi import lfmmi_loss
-
-        out_frames, labels, label_counts = targets
-        log_probs = logits.log_softmax(-1)
-        seqs = [t.tolist() for t in torch.split(labels, label_counts.tolist())]
-        loss = lfmmi_loss(log_probs, out_frames, seqs, self.graphs, self.mmi.den_scale,
-                          self.mmi.output_beam).sum()
-        if self.mmi.ctc_weight:
-            loss = loss + self.mmi.ctc_weight * F.ctc_loss(log_probs.transpose(0, 1), labels, out_frames,
-                                                           label_counts, blank=0, reduction="sum")
-        return loss, int(out_frames.sum()), 0
-
-
 @dataclass(frozen=True)
 class MmiOptions:
     """LF-MMI knobs: denominator weight, lattice pruning of both intersections, and the CTC regulariser's weight."""
@@ -199,6 +176,29 @@ class MmiOptions:
         if self.den_scale < 0 or self.output_beam <= 0 or self.ctc_weight < 0:
             raise AsrflowError(f"mmi config: need den_scale >= 0, output_beam > 0 and ctc_weight >= 0, got "
                                f"{self.den_scale}, {self.output_beam} and {self.ctc_weight}")
+
+
+class _MmiSequences(_LabelSequences):
+    """LF-MMI (k2) against label sequences: numerator ctc_topo ∘ transcript, denominator ctc_topo ∘ phone bigram."""
+
+    def __init__(self, data: list[tuple[np.ndarray, np.ndarray]], what: str, num_outputs: int, subsampling: int,
+                 graphs: "MmiGraphs", mmi: MmiOptions) -> None:
+        from asrflow.nnet.mmi import lfmmi_loss  # k2 only where LF-MMI trains
+
+        super().__init__(data, what, num_outputs, subsampling)
+        self.graphs, self.mmi, self._lfmmi = graphs, mmi, lfmmi_loss
+
+    def loss(self, logits: torch.Tensor, targets: tuple) -> tuple[torch.Tensor, int, int]:
+        """Summed LF-MMI loss (plus `ctc_weight` × CTC, a regulariser as Kaldi chain's cross-entropy term)."""
+        out_frames, labels, label_counts = targets
+        log_probs = logits.log_softmax(-1)
+        seqs = [t.tolist() for t in torch.split(labels, label_counts.tolist())]
+        loss = self._lfmmi(log_probs, out_frames, seqs, self.graphs, self.mmi.den_scale,
+                          self.mmi.output_beam).sum()
+        if self.mmi.ctc_weight:
+            loss = loss + self.mmi.ctc_weight * F.ctc_loss(log_probs.transpose(0, 1), labels, out_frames,
+                                                           label_counts, blank=0, reduction="sum")
+        return loss, int(out_frames.sum()), 0
 
 
 def train_frame_classifier(
