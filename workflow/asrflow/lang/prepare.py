@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,8 +133,9 @@ def _write_list(path: Path, items: list[str], ids: dict[str, int]) -> None:
     path.with_suffix(".int").write_text("".join(f"{ids[x]}\n" for x in items))
 
 
-def prepare_lang(lexicon: Lexicon, out_dir: Path, cfg: LangConfig) -> None:
-    """Write a complete, validated Kaldi lang directory for `lexicon` to `out_dir` atomically."""
+def prepare_lang(lexicon: Lexicon, out_dir: Path, cfg: LangConfig, extra: dict[str, Path] | None = None) -> None:
+    """Write a complete, validated Kaldi lang directory for `lexicon` to `out_dir` atomically; `extra` files
+    (name -> written file, e.g. the G2P model) are moved in with it."""
     words_in = {w for w, _ in lexicon}
     add_oov = bool(cfg.oov_word) and cfg.oov_word not in words_in
     lex = [*lexicon, *([(cfg.oov_word, (cfg.oov_phone,))] if add_oov else [])]
@@ -164,6 +166,8 @@ def prepare_lang(lexicon: Lexicon, out_dir: Path, cfg: LangConfig) -> None:
 
     with atomic_path(out_dir) as tmp:
         (tmp / "phones").mkdir(parents=True)
+        for name, path in (extra or {}).items():
+            shutil.move(path, tmp / name)
         (tmp / "words.txt").write_text("".join(f"{w} {i}\n" for i, w in enumerate(words)))
         (tmp / "phones.txt").write_text("".join(f"{p} {i}\n" for i, p in enumerate(phones)))
         (tmp / "lexicon.txt").write_text("".join(f"{w} {' '.join(p)}\n" for (w, _), p in zip(lex, prons)))
