@@ -69,3 +69,14 @@ def test_oov_g2p_adds_generated_pronunciations_to_the_lang_dir(tmp_path: Path) -
     assert generated[0][1] and set(generated[0][1]) <= phones  # spelled with the lexicon's own phones
     assert (tmp_path / "lang/g2p.arpa").is_file()
     assert "TEN" in LangDir(tmp_path / "lang").words
+
+
+def test_dropped_words_are_oovs_error_names_them_g2p_pronounces_them(tmp_path: Path) -> None:
+    text = tmp_path / "text"
+    text.write_text("utt1 SEVEN TWO\n")
+    for oov, rc in (("error", 1), ("g2p", 0)):
+        lexicon = ('{"source": "cmudict", "oov": "%s", "drop": ["SEVEN"], "g2p": {"train_words": 3000}}' % oov)
+        out = tmp_path / f"lang_{oov}"
+        assert main(["--lexicon", lexicon, "--cfg", "{}", "--train-text", str(text), "--out", str(out)]) == rc
+    assert not (tmp_path / "lang_error").exists()
+    assert [w for w, _ in read_lexicon(tmp_path / "lang_g2p/g2p_lexicon.txt")] == ["SEVEN"]

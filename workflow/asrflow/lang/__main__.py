@@ -39,7 +39,8 @@ def g2p_pronunciations(cfg: dict, lexicon: Lexicon, oov: list[str], work: Path) 
     lexicon itself); return the new entries and the files to keep in the lang dir (model, generated entries)."""
     g2p_cfg = dict(cfg.get("g2p") or {})
     train_words = int(g2p_cfg.pop("train_words", 20000))
-    train = cmudict_entries() if cfg.get("source") == "cmudict" else lexicon
+    dropped = set(cfg.get("drop") or ())
+    train = [e for e in cmudict_entries() if e[0] not in dropped] if cfg.get("source") == "cmudict" else lexicon
     step = max(1, -(-len(train) // train_words))
     model = G2P.train(train[::step], work / G2P_MODEL, G2PConfig(**g2p_cfg))
     entries = [(w, model.pronounce(w)) for w in oov]
@@ -57,7 +58,8 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     policy = cfg.get("oov", "error")
     if policy not in OOV_POLICIES:
         raise AsrflowError(f"lexicon.oov must be one of {', '.join(OOV_POLICIES)}, got {policy!r}")
-    lexicon = load_lexicon(cfg, texts)
+    dropped = set(cfg.get("drop") or ())
+    lexicon = [e for e in load_lexicon(cfg, texts) if e[0] not in dropped]
     lang = LangConfig.from_dict(parse_json_arg(args.cfg, "--cfg"))
     if policy == "error":
         check_oov(lexicon, texts, f"the training transcripts {args.train_text}")
