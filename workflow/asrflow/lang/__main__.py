@@ -34,12 +34,12 @@ def load_lexicon(cfg: dict, texts: dict[str, str]) -> Lexicon:
     raise AsrflowError(f"lexicon.source must be one of {', '.join(SOURCES)}, got {source!r}")
 
 
-def g2p_pronunciations(cfg: dict, lexicon: Lexicon, oov: list[str], work: Path) -> tuple[Lexicon, dict[str, Path]]:
+def g2p_pronunciations(cfg: dict, lexicon: Lexicon, oov: list[str], dropped: set[str],
+                       work: Path) -> tuple[Lexicon, dict[str, Path]]:
     """Pronounce `oov` with a G2P trained on the source dictionary (all of CMUdict for source cmudict, else the
     lexicon itself); return the new entries and the files to keep in the lang dir (model, generated entries)."""
     g2p_cfg = dict(cfg.get("g2p") or {})
     train_words = int(g2p_cfg.pop("train_words", 20000))
-    dropped = set(cfg.get("drop") or ())
     train = [e for e in cmudict_entries() if e[0] not in dropped] if cfg.get("source") == "cmudict" else lexicon
     step = max(1, -(-len(train) // train_words))
     model = G2P.train(train[::step], work / G2P_MODEL, G2PConfig(**g2p_cfg))
@@ -64,13 +64,11 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     if policy == "error":
         check_oov(lexicon, texts, f"the training transcripts {args.train_text}")
     elif policy == "g2p":
-        oov_words = sorted(find_oov(lexicon, texts))
-        with tempfile.TemporaryDirectory() as work:
-            if oov_words:
-                entries, extra = g2p_pronunciations(cfg, lexicon, oov_words, Path(work))
-                lexicon = [*lexicon, *entries]
-            prepare_lang(lexicon, args.out, lang, extra)
-        return
+        if oov_words := sorted(find_oov(lexicon, texts)):
+            with tempfile.TemporaryDirectory() as work:
+                entries, extra = g2p_pronunciations(cfg, lexicon, oov_words, dropped, Path(work))
+                prepare_lang([*lexicon, *entries], args.out, lang, extra)
+            return
     elif oov := find_oov(lexicon, texts):
         if not lang.oov_word:
             raise AsrflowError("lexicon.oov is unk but lang.oov_word is empty: name the OOV word (e.g. <UNK>)")

@@ -61,15 +61,13 @@ def _segmentations(letters: str, phones: tuple[str, ...]):
             yield (i, j), arcs
 
 
-def _expected_counts(letters: str, phones: tuple[str, ...], prob: dict[Unit, float],
+def _expected_counts(grid: list, final: tuple[int, int], prob: dict[Unit, float],
                      counts: dict[Unit, float]) -> bool:
-    """E-step of one entry (forward-backward over the alignment grid); False if no alignment exists."""
-    grid = list(_segmentations(letters, phones))
+    """E-step of one entry (forward-backward over its alignment grid); False if no alignment exists."""
     alpha: dict[tuple[int, int], float] = {(0, 0): 1.0}
     for end, arcs in grid:
         if end != (0, 0):
             alpha[end] = sum(alpha.get(start, 0.0) * prob.get(unit, 0.0) for start, unit in arcs)
-    final = (len(letters), len(phones))
     total = alpha[final]
     if total <= 0.0:
         return False
@@ -110,13 +108,14 @@ def align_lexicon(entries: list[tuple[str, tuple[str, ...]]], iters: int) -> lis
     """EM many-to-many alignment of lexicon entries into graphone sequences (entries with none are dropped)."""
     pairs = [(spelling(w), p) for w, p in entries]
     prob: dict[Unit, float] = defaultdict(float)
-    for letters, phones in pairs:  # uniform start: every graphone seen in some segmentation
-        for _, arcs in _segmentations(letters, phones):
+    grids = [(list(_segmentations(letters, phones)), (len(letters), len(phones))) for letters, phones in pairs]
+    for grid, _ in grids:  # uniform start: every graphone seen in some segmentation
+        for _, arcs in grid:
             for _, unit in arcs:
                 prob[unit] = 1.0
     for it in range(iters):
         counts: dict[Unit, float] = defaultdict(float)
-        aligned = sum(_expected_counts(letters, phones, prob, counts) for letters, phones in pairs)
+        aligned = sum(_expected_counts(grid, final, prob, counts) for grid, final in grids)
         total = sum(counts.values())
         prob = defaultdict(float, {u: c / total for u, c in counts.items() if c > 1e-6})
         log.info("G2P alignment EM iteration %d: %d of %d entries aligned, %d graphones", it + 1, aligned,

