@@ -24,4 +24,4 @@ rule all:
         f"{R}/wer.tsv",
         f"{R}/RESULTS.md",
         # SAT alignments of the training part, what neural stages train on (align_fmllr.sh)
-        [f"{R}/exp/{s}_ali_train/ali.npz" for s in SAT_STAGES],
+        [f"{R}/exp_{lex}/{s}_ali_train/ali.npz" for lex in LEXICONS for s in SAT_STAGES if s in STAGES_OF[lex]],

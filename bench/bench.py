@@ -18,7 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 MONO_RTF_TARGET = 0.05  # mono decoding must run at least 20x faster than real time on one core
-SAT_RTF_TARGET = 0.1  # two-pass fMLLR decoding of a SAT stage (exp/<stage>/final.alimdl exists), one core
+SAT_RTF_TARGET = 0.1  # two-pass fMLLR decoding of a SAT stage (exp_<lexicon>/<stage>/final.alimdl exists), one core
 SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
@@ -61,11 +61,12 @@ def read_benchmark_tsv(path: Path) -> tuple[float | None, float | None]:
 
 
 def read_decode_infos(results_dir: Path) -> dict[str, tuple[str, float]]:
-    """Map each decode's benchmark stem (decode_<stage>_<lm>_<set>) to (stage, RTF) from its decode_info.json."""
+    """Map each decode's benchmark stem (decode_<stage>_<lexicon>_<lm>_<set>) to (stage, RTF) from its
+    exp_<lexicon>/<stage>/decode_<lm>_<set>/decode_info.json."""
     infos = {}
-    for path in sorted(results_dir.glob("exp/*/decode_*/decode_info.json")):
-        stage, decode_dir = path.parent.parent.name, path.parent.name
-        step = f"decode_{stage}_{decode_dir.removeprefix('decode_')}"
+    for path in sorted(results_dir.glob("exp_*/*/decode_*/decode_info.json")):
+        lexicon, stage, decode_dir = path.parents[2].name.removeprefix("exp_"), path.parent.parent.name, path.parent.name
+        step = f"decode_{stage}_{lexicon}_{decode_dir.removeprefix('decode_')}"
         infos[step] = (stage, float(json.loads(path.read_text())["rtf"]))
     return infos
 
@@ -74,7 +75,7 @@ def rtf_target(results_dir: Path, stage: str | None) -> float | None:
     """The decoding RTF target of a stage: mono's, a SAT stage's (it has final.alimdl), or none."""
     if stage == "mono":
         return MONO_RTF_TARGET
-    if stage is not None and (results_dir / "exp" / stage / "final.alimdl").exists():
+    if stage is not None and any((d / stage / "final.alimdl").exists() for d in results_dir.glob("exp_*")):
         return SAT_RTF_TARGET
     return None
 

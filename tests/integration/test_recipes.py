@@ -78,8 +78,8 @@ def test_yesno_wer_per_stage(yesno: list[str]) -> None:
     md = (REPO / "results/it_yesno/RESULTS.md").read_text()
     assert "0.00" in md and "## Training and alignments" in md
     for stage in rows:
-        assert (REPO / f"results/it_yesno/exp/{stage}/phone_durations.tsv").is_file()
-        assert (REPO / f"results/it_yesno/exp/{stage}/tree").read_bytes().startswith(b"ContextDependency")
+        assert (REPO / f"results/it_yesno/exp_yesno/{stage}/phone_durations.tsv").is_file()
+        assert (REPO / f"results/it_yesno/exp_yesno/{stage}/tree").read_bytes().startswith(b"ContextDependency")
 
 
 def test_same_seed_reproduces_every_model_and_wer(yesno: list[str], corpora_dir: Path) -> None:
@@ -94,13 +94,13 @@ def test_same_seed_reproduces_every_model_and_wer(yesno: list[str], corpora_dir:
 
         assert without_rtf(wer_rows("it_yesno_again")) == without_rtf(wer_rows("it_yesno"))
         for stage in ("mono", "tri1", "tri2", "tri3"):
-            a = AcousticModel.load(first / f"exp/{stage}/final.mdl")
-            b = AcousticModel.load(again / f"exp/{stage}/final.mdl")
+            a = AcousticModel.load(first / f"exp_yesno/{stage}/final.mdl")
+            b = AcousticModel.load(again / f"exp_yesno/{stage}/final.mdl")
             np.testing.assert_array_equal(a.gmm.means, b.gmm.means)
             np.testing.assert_array_equal(a.gmm.vars, b.gmm.vars)
-            assert (first / f"exp/{stage}/tree").read_bytes() == (again / f"exp/{stage}/tree").read_bytes()
-            assert (first / f"exp/{stage}/decode_unigram_test/hyp.txt").read_text() == (
-                again / f"exp/{stage}/decode_unigram_test/hyp.txt").read_text()
+            assert (first / f"exp_yesno/{stage}/tree").read_bytes() == (again / f"exp_yesno/{stage}/tree").read_bytes()
+            assert (first / f"exp_yesno/{stage}/decode_unigram_test/hyp.txt").read_text() == (
+                again / f"exp_yesno/{stage}/decode_unigram_test/hyp.txt").read_text()
     finally:
         shutil.rmtree(again, ignore_errors=True)
 
@@ -114,8 +114,8 @@ def test_adding_mmi_and_a_rescoring_lm_schedules_only_their_jobs(yesno: list[str
     conf.write_text("stages: [mono, tri1, tri2, tri3, mmi]\nrescore_lm: {name: fg, source: train_text, order: 4}\n")
     rules = planned_rules("--configfile", "conf/yesno.yaml", str(conf), *yesno[yesno.index("--config"):])
     # no data, lang, GMM or first-pass decode jobs: the HCLG stages' kept lattices are rescored (lmrescore)
-    assert rules == {"lm", "train_seqnet", "graph_seqnet", "decode_seqnet", "rescore_seqnet", "lmrescore", "score",
-                     "summary", "all"}
+    assert rules == {"lm", "G", "train_seqnet", "graph_seqnet", "decode_seqnet", "rescore_seqnet", "lmrescore",
+                     "score", "summary", "all"}
 
 
 def test_synth_digits_wer(synth: list[str]) -> None:
@@ -133,7 +133,26 @@ def test_lm_order_change_reschedules_only_lm_and_downstream(synth: list[str], tm
     conf = tmp_path / "bigram.yaml"
     conf.write_text("lm: {order: 2}\n")
     rules = planned_rules("--configfile", "conf/synth_digits.yaml", str(conf), *synth[synth.index("--config"):])
-    assert rules == {"lm", "graph", "decode", "score", "summary", "all"}
+    assert rules == {"lm", "G", "graph", "decode", "score", "summary", "all"}
+
+
+def test_adding_an_lm_decodes_with_it_and_retrains_nothing(synth: list[str], tmp_path: Path) -> None:
+    conf = tmp_path / "lms.yaml"
+    conf.write_text("lms: {bg: {order: 2}}\n")
+    rules = planned_rules("--configfile", "conf/synth_digits.yaml", str(conf), *synth[synth.index("--config"):])
+    assert rules == {"lm", "G", "graph", "decode", "score", "summary", "all"}
+
+
+def test_a_new_lexicon_retrains_from_lang_but_not_data_or_features(synth: list[str], tmp_path: Path) -> None:
+    conf = tmp_path / "lexicon.yaml"
+    # the same digits lexicon beside the first under another name, with the monophone stage only
+    conf.write_text("lexicons: {digits_again: {}}\nvariant_stages: [mono]\n")
+    rules = planned_rules("--configfile", "conf/synth_digits.yaml", str(conf), *synth[synth.index("--config"):])
+    assert rules == {"lang", "G", "mono", "graph", "decode", "score", "summary", "all"}
+    conf.write_text("lexicon: {name: digits_renamed}\n")  # the primary lexicon swapped: its whole ladder
+    rules = planned_rules("--configfile", "conf/synth_digits.yaml", str(conf), *synth[synth.index("--config"):])
+    assert rules == {"lang", "G", "mono", "train_tri1", "train_tri2", "train_tri3", "align_fmllr", "graph", "decode",
+                     "score", "summary", "all"}
 
 
 def test_unknown_config_key_is_rejected() -> None:

@@ -158,3 +158,35 @@ def test_results_md_lists_lm_perplexities(tmp_path: Path) -> None:
     summarize([tmp_path / "s.json"], tmp_path / "wer.tsv", tmp_path / "RESULTS.md", "toy",
               lms={"u": tmp_path / "u.arpa"}, test_texts={"test": tmp_path / "text"})
     assert "| u | 3.00 (1 OOV) |" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_results_md_compares_lexicons_and_lms_side_by_side(tmp_path: Path) -> None:
+    files = [write_json(tmp_path / f"{lex}_{lm}.json", stage="tri3", test_set="dev", wer=wer, lm=lm, lexicon=lex)
+             for lex, lm, wer in (("cmudict", "tg", 5.0), ("cmudict", "bg", 6.0), ("an4dic", "tg", 4.5),
+                                  ("an4dic", "bg", 5.5), ("cmudict", "fg", 4.75))]
+    summarize(files, tmp_path / "wer.tsv", tmp_path / "RESULTS.md", "an4")
+    text = (tmp_path / "RESULTS.md").read_text()
+    section = text[text.index("## Lexicons × LMs"):]
+    assert "| stage | lexicon | bg | fg | tg |" in section  # names in sorted order, as the rows
+    assert "| tri3 | an4dic | 5.50 |  | 4.50 |" in section and "| tri3 | cmudict | 6.00 | 4.75 | 5.00 |" in section
+
+
+def test_results_md_has_no_comparison_for_one_lexicon_and_lm(tmp_path: Path) -> None:
+    summarize([write_json(tmp_path / "a.json", stage="mono", test_set="test", wer=1.0, lm="tg", lexicon="x")],
+              tmp_path / "wer.tsv", tmp_path / "RESULTS.md", "x")
+    assert "Lexicons × LMs" not in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_results_md_counts_each_lexicons_g2p_pronunciations(tmp_path: Path) -> None:
+    for name, g2p in (("cmudict", None), ("cmudict_g2p", "TEN\tT EH N\nJULY\tJH UW L IY\n")):
+        lang = tmp_path / f"lang_{name}"
+        lang.mkdir()
+        (lang / "words.txt").write_text("<eps> 0\nJULY 1\nTEN 2\n#0 3\n<s> 4\n</s> 5\n")
+        (lang / "phones.txt").write_text("<eps> 0\nSIL 1\nT 2\nEH 3\n#0 4\n")
+        if g2p:
+            (lang / "g2p_lexicon.txt").write_text(g2p)
+    summarize([write_json(tmp_path / "a.json", stage="mono", test_set="test", wer=1.0)], tmp_path / "wer.tsv",
+              tmp_path / "RESULTS.md", "x", langs={n: tmp_path / f"lang_{n}" for n in ("cmudict", "cmudict_g2p")})
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| cmudict | 2 | 3 | 0 |" in text
+    assert "| cmudict_g2p | 2 | 3 | 2 (`lang_cmudict_g2p/g2p_lexicon.txt`) |" in text

@@ -20,13 +20,6 @@ if not Path(LOCAL).is_file():
 
 PYTHON = shlex.quote(sys.executable)  # jobs run in the interpreter (venv) that runs Snakemake
 R = f"results/{RECIPE}"
-LEX = config["lexicon"]["name"]
-LM = config["lm"]["name"]
-RLM = (config.get("rescore_lm") or {}).get("name")  # the k2 decodes' rescoring LM, or None
-LMS = {LM: config["lm"], **({RLM: config["rescore_lm"]} if RLM else {})}
-if RLM == LM:
-    raise WorkflowError(f"rescore_lm has the first-pass LM's name {LM!r}: give it another name (it names lm_<name>/)")
-LANG = f"{R}/lang_{LEX}"
 STAGES = config["stages"]
 TRI_STAGES = [s for s in STAGES if s.startswith("tri")]
 HYBRID_STAGES = [s for s in STAGES if s.startswith("hybrid")]
@@ -34,11 +27,6 @@ HYBRID_STAGES = [s for s in STAGES if s.startswith("hybrid")]
 SEQ_NETS = [s for s in STAGES if s in ("ctc", "mmi")]
 SEQ_CFG = {"ctc": config["ctc"], "mmi": {**config["ctc"], **config["mmi"]}}  # mmi inherits the ctc knobs
 GMM_STAGES = [s for s in STAGES if s not in HYBRID_STAGES and s not in SEQ_NETS]
-SCORED_STAGES = STAGES + [f"{s}_k2" for s in SEQ_NETS]
-# stages whose HCLG lattices (kept when the LM-weight sweep is on) are rescored with the rescoring LM
-LATTICE_RESCORED = GMM_STAGES + HYBRID_STAGES if RLM and config["decode"]["lmwt_search"] else []
-# every scored decode dir, as (stage, LM name): all stages with the first-pass LM, plus the rescored ones
-DECODES = [(s, LM) for s in SCORED_STAGES] + [(s, RLM) for s in LATTICE_RESCORED + [f"{n}_k2" for n in SEQ_NETS] if RLM]
 for _s in TRI_STAGES + HYBRID_STAGES:
     if _s not in config:
         raise WorkflowError(f"stage {_s!r} is listed in `stages` but has no config section {_s}: add one to conf/*.yaml")
@@ -59,8 +47,58 @@ PART_CFG = {
 }
 PARTS = load_local_module(Path(LOCAL)).parts(Path(CORPUS_DIR) if CORPUS_DIR else None, PART_CFG)
 TEST_SETS = [p for p in PARTS if p != "train"]
-# the lexicon section with "{corpus_dir}" in its path expanded (e.g. AN4's own etc/an4.dic)
-LEXICON = {**config["lexicon"], "path": (config["lexicon"].get("path") or "").format(corpus_dir=CORPUS_DIR) or None}
+
+
+def named_variants(primary: dict, extra: dict, what: str) -> dict[str, dict]:
+    """The primary section and each extra one (its fields over the primary's), keyed by name; names must differ."""
+    if primary["name"] in extra:
+        raise WorkflowError(f"{what}: {primary['name']!r} is the primary's name; give the extra one another name")
+    return {primary["name"]: primary, **{name: {**primary, **fields, "name": name} for name, fields in extra.items()}}
+
+
+def expand_lexicon(section: dict) -> dict:
+    """A lexicon section with "{corpus_dir}" in its path expanded (e.g. AN4's own etc/an4.dic)."""
+    return {**section, "path": (section.get("path") or "").format(corpus_dir=CORPUS_DIR) or None}
+
+
+LEX = config["lexicon"]["name"]  # the primary lexicon: lang_<LEX>/, acoustic models in exp_<LEX>/
+LEXICONS = {n: expand_lexicon(s) for n, s in named_variants(config["lexicon"], config["lexicons"], "lexicons").items()}
+LM = config["lm"]["name"]  # the primary first-pass LM; its lattices are the ones rescore_lm rescores
+FIRST_LMS = named_variants(config["lm"], config["lms"], "lms")
+RLM = (config.get("rescore_lm") or {}).get("name")  # the rescoring LM, or None
+if RLM in FIRST_LMS:
+    raise WorkflowError(f"rescore_lm is named {RLM!r}, as a first-pass LM: give it another name (it names lm_<name>/)")
+LMS = {**FIRST_LMS, **({RLM: config["rescore_lm"]} if RLM else {})}
+_variant_stages = config["variant_stages"] or STAGES
+for _s in _variant_stages:
+    _from = config.get(_s, {}).get("align_from", "mono" if _s in TRI_STAGES else None)
+    if _s not in STAGES or (_from is not None and _from not in _variant_stages):
+        raise WorkflowError(f"variant_stages: {_s!r} must be in `stages`, with the stage it aligns from")
+# the acoustic-model stages trained per lexicon
+STAGES_OF = {lex: STAGES if lex == LEX else [s for s in STAGES if s in _variant_stages] for lex in LEXICONS}
+
+
+def scored_stages(lex: str) -> list[str]:
+    """The stages scored for one lexicon: its stages, plus <net>_k2 for each CTC/MMI network (k2 decoding)."""
+    return STAGES_OF[lex] + [f"{s}_k2" for s in STAGES_OF[lex] if s in SEQ_NETS]
+
+
+def lattice_rescored(lex: str) -> list[str]:
+    """Stages whose decodes are rescored with rescore_lm: HCLG stages (lattices kept when the LM-weight sweep is on)
+    and the k2 decodes."""
+    if not RLM:
+        return []
+    hclg = [s for s in STAGES_OF[lex] if s not in SEQ_NETS] if config["decode"]["lmwt_search"] else []
+    return hclg + [f"{s}_k2" for s in STAGES_OF[lex] if s in SEQ_NETS]
+
+
+# every scored decode dir, as (lexicon, stage, LM name): all stages with every first-pass LM, plus the rescored ones
+DECODES = [(lex, s, lm) for lex in LEXICONS for lm in FIRST_LMS for s in scored_stages(lex)] + [
+    (lex, s, RLM) for lex in LEXICONS for s in lattice_rescored(lex)]
+LATTICE_RESCORED = sorted({s for lex in LEXICONS for s in lattice_rescored(lex) if not s.endswith("_k2")})
+SCORED_STAGES = sorted({s for lex in LEXICONS for s in scored_stages(lex)})
+LANG = f"{R}/lang_{{lex}}"  # path patterns with the {lex} wildcard
+EXP = f"{R}/exp_{{lex}}"
 LANG_FILES = [f"{LANG}/{f}" for f in ("words.txt", "phones.txt", "L.fst", "L_disambig.fst", "topo")]
 
 wildcard_constraints:
@@ -68,6 +106,7 @@ wildcard_constraints:
     test_set="|".join(TEST_SETS),
     stage="|".join(SCORED_STAGES),
     lm="|".join(LMS),
+    lex="|".join(LEXICONS),
 
 
 def arg(value) -> str:
@@ -77,7 +116,7 @@ def arg(value) -> str:
 
 def si_model_arg(wildcards) -> str:
     """`--si-model …` for a SAT stage's decode (two-pass fMLLR), else nothing."""
-    return f"--si-model {R}/exp/{wildcards.stage}/final.alimdl" if wildcards.stage in SAT_STAGES else ""
+    return f"--si-model {R}/exp_{wildcards.lex}/{wildcards.stage}/final.alimdl" if wildcards.stage in SAT_STAGES else ""
 
 
 def part_files(part: str) -> dict[str, str]:

@@ -1,58 +1,65 @@
 # Decode stage: 1-best Viterbi beam search of a test part on HCLG → hypotheses, CTM, real-time factor
-# (SAT stages: speaker-independent first pass and fMLLR before the final pass, as decode_fmllr.sh);
-# `lmrescore` rescores the kept lattices with the rescoring LM (steps/lmrescore.sh).
+# (SAT stages: speaker-independent first pass and fMLLR before the final pass, as decode_fmllr.sh), for every
+# lexicon × first-pass LM; `lmrescore` rescores the primary LM's kept lattices with rescore_lm (steps/lmrescore.sh).
+
+DECODE_DIR = f"{EXP}/{{stage}}/decode_{{lm}}_{{test_set}}"
 
 
 rule decode:
     input:
-        graph=f"{R}/exp/{{stage}}/graph_{LEX}_{LM}/HCLG.fst",
-        model=f"{R}/exp/{{stage}}/final.mdl",
-        alimdl=lambda w: [f"{R}/exp/{w.stage}/final.alimdl"] if w.stage in SAT_STAGES else [],
+        graph=f"{EXP}/{{stage}}/graph_{{lm}}/HCLG.fst",
+        model=f"{EXP}/{{stage}}/final.mdl",
+        alimdl=lambda w: [f"{R}/exp_{w.lex}/{w.stage}/final.alimdl"] if w.stage in SAT_STAGES else [],
+        lang=LANG_FILES,
         data=part_files("{test_set}")["cuts"],
     output:
-        hyp=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/hyp.txt",
-        ctm=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/ctm",
-        info=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/decode_info.json",
-        lattices=[f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/lattices.npz"] if config["decode"]["lmwt_search"] else [],
+        hyp=f"{DECODE_DIR}/hyp.txt",
+        ctm=f"{DECODE_DIR}/ctm",
+        info=f"{DECODE_DIR}/decode_info.json",
+        lattices=[f"{DECODE_DIR}/lattices.npz"] if config["decode"]["lmwt_search"] else [],
     params:
         cfg=arg(config["decode"]),
-        info=arg({"lm": LM, "lexicon": LEX}),
-        graph=f"{R}/exp/{{stage}}/graph_{LEX}_{LM}",
+        info=lambda w: arg({"lm": w.lm, "lexicon": w.lex}),
+        graph=f"{EXP}/{{stage}}/graph_{{lm}}",
+        lang=LANG,
         data=f"{R}/data/{{test_set}}",
-        out=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}",
+        out=DECODE_DIR,
         si_model=si_model_arg,
     wildcard_constraints:
         stage="|".join(GMM_STAGES),
+        lm="|".join(FIRST_LMS),
     log:
-        f"{R}/logs/decode_{{stage}}_{LM}_{{test_set}}.log",
+        f"{R}/logs/decode_{{stage}}_{{lex}}_{{lm}}_{{test_set}}.log",
     benchmark:
-        f"{R}/benchmarks/decode_{{stage}}_{LM}_{{test_set}}.tsv"
+        f"{R}/benchmarks/decode_{{stage}}_{{lex}}_{{lm}}_{{test_set}}.tsv"
     shell:
-        "{PYTHON} -m asrflow.decode --graph {params.graph} --lang {LANG} --model {input.model} --data {params.data} "
-        "--cfg {params.cfg} --info {params.info} {params.si_model} --out {params.out} 2> {log}"
+        "{PYTHON} -m asrflow.decode --graph {params.graph} --lang {params.lang} --model {input.model} "
+        "--data {params.data} --cfg {params.cfg} --info {params.info} {params.si_model} --out {params.out} 2> {log}"
 
 
 if LATTICE_RESCORED:
 
     rule lmrescore:
         input:
-            lattices=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}/lattices.npz",
-            G=f"{R}/lm_{RLM}/G.fst",
+            lattices=f"{EXP}/{{stage}}/decode_{LM}_{{test_set}}/lattices.npz",
+            G=f"{R}/lm_{RLM}/G_{{lex}}.fst",
+            lang=LANG_FILES,
             data=part_files("{test_set}")["cuts"],
         output:
-            hyp=f"{R}/exp/{{stage}}/decode_{RLM}_{{test_set}}/hyp.txt",
-            info=f"{R}/exp/{{stage}}/decode_{RLM}_{{test_set}}/decode_info.json",
+            hyp=f"{EXP}/{{stage}}/decode_{RLM}_{{test_set}}/hyp.txt",
+            info=f"{EXP}/{{stage}}/decode_{RLM}_{{test_set}}/decode_info.json",
         wildcard_constraints:
             stage="|".join(LATTICE_RESCORED),
         params:
-            info=arg({"lm": RLM, "lexicon": LEX, "first_pass_lm": LM}),
-            lattices=f"{R}/exp/{{stage}}/decode_{LM}_{{test_set}}",
+            info=lambda w: arg({"lm": RLM, "lexicon": w.lex, "first_pass_lm": LM}),
+            lattices=f"{EXP}/{{stage}}/decode_{LM}_{{test_set}}",
+            lang=LANG,
             data=f"{R}/data/{{test_set}}",
-            out=f"{R}/exp/{{stage}}/decode_{RLM}_{{test_set}}",
+            out=f"{EXP}/{{stage}}/decode_{RLM}_{{test_set}}",
         log:
-            f"{R}/logs/lmrescore_{{stage}}_{RLM}_{{test_set}}.log",
+            f"{R}/logs/lmrescore_{{stage}}_{{lex}}_{RLM}_{{test_set}}.log",
         benchmark:
-            f"{R}/benchmarks/lmrescore_{{stage}}_{RLM}_{{test_set}}.tsv"
+            f"{R}/benchmarks/lmrescore_{{stage}}_{{lex}}_{RLM}_{{test_set}}.tsv"
         shell:
-            "{PYTHON} -m asrflow.decode --lattices {params.lattices} --rescore-G {input.G} --lang {LANG} "
+            "{PYTHON} -m asrflow.decode --lattices {params.lattices} --rescore-G {input.G} --lang {params.lang} "
             "--data {params.data} --info {params.info} --out {params.out} 2> {log}"

@@ -3,8 +3,8 @@
 
 
 def stage_outputs(stage: str) -> dict[str, str]:
-    """The files a GMM stage writes under exp/<stage>/."""
-    d = f"{R}/exp/{stage}"
+    """The files a GMM stage writes under exp_<lexicon>/<stage>/."""
+    d = f"{EXP}/{stage}"
     return {"model": f"{d}/final.mdl", "ali": f"{d}/ali.npz", "tree": f"{d}/tree", "log": f"{d}/train_log.json",
             "durations": f"{d}/phone_durations.tsv"}
 
@@ -19,14 +19,16 @@ rule mono:
         cfg=arg(config["mono"]),
         seed=config["seed"],
         data=f"{R}/data/train",
+        lang=LANG,
+        out=f"{EXP}/mono",
     threads: 2
     log:
-        f"{R}/logs/mono.log",
+        f"{R}/logs/mono_{{lex}}.log",
     benchmark:
-        f"{R}/benchmarks/train_mono.tsv"
+        f"{R}/benchmarks/train_mono_{{lex}}.tsv"
     shell:
-        "{PYTHON} -m asrflow.gmm mono --data {params.data} --lang {LANG} --cfg {params.cfg} --seed {params.seed} "
-        "--num-jobs {threads} --out {R}/exp/mono 2> {log}"
+        "{PYTHON} -m asrflow.gmm mono --data {params.data} --lang {params.lang} --cfg {params.cfg} "
+        "--seed {params.seed} --num-jobs {threads} --out {params.out} 2> {log}"
 
 
 for _stage in TRI_STAGES:
@@ -39,25 +41,26 @@ for _stage in TRI_STAGES:
         input:
             **part_files("train"),
             lang=LANG_FILES,
-            prev_model=f"{R}/exp/{_prev}/final.mdl",
-            prev_ali=f"{R}/exp/{_prev}/ali.npz",
+            prev_model=f"{EXP}/{_prev}/final.mdl",
+            prev_ali=f"{EXP}/{_prev}/ali.npz",
         output:
             **stage_outputs(_stage),
-            **({"alimdl": f"{R}/exp/{_stage}/final.alimdl", "trans": f"{R}/exp/{_stage}/trans.npz"}
+            **({"alimdl": f"{EXP}/{_stage}/final.alimdl", "trans": f"{EXP}/{_stage}/trans.npz"}
                if _cfg["type"] == "sat" else {}),
         params:
             cfg=arg(_cfg),
             seed=config["seed"],
             data=f"{R}/data/train",
-            prev=f"{R}/exp/{_prev}",
-            out=f"{R}/exp/{_stage}",
+            prev=f"{EXP}/{_prev}",
+            out=f"{EXP}/{_stage}",
+            lang=LANG,
         threads: 2
         log:
-            f"{R}/logs/{_stage}.log",
+            f"{R}/logs/{_stage}_{{lex}}.log",
         benchmark:
-            f"{R}/benchmarks/train_{_stage}.tsv"
+            f"{R}/benchmarks/train_{_stage}_{{lex}}.tsv"
         shell:
-            "{PYTHON} -m asrflow.gmm tri --data {params.data} --lang {LANG} --prev {params.prev} --cfg {params.cfg} "
+            "{PYTHON} -m asrflow.gmm tri --data {params.data} --lang {params.lang} --prev {params.prev} --cfg {params.cfg} "
             "--seed {params.seed} --num-jobs {threads} --out {params.out} 2> {log}"
 
 
@@ -65,23 +68,24 @@ rule align_fmllr:
     input:
         **part_files("{part}"),
         lang=LANG_FILES,
-        model=f"{R}/exp/{{stage}}/final.mdl",
-        alimdl=f"{R}/exp/{{stage}}/final.alimdl",
+        model=f"{EXP}/{{stage}}/final.mdl",
+        alimdl=f"{EXP}/{{stage}}/final.alimdl",
     output:
-        ali=f"{R}/exp/{{stage}}_ali_{{part}}/ali.npz",
-        trans=f"{R}/exp/{{stage}}_ali_{{part}}/trans.npz",
+        ali=f"{EXP}/{{stage}}_ali_{{part}}/ali.npz",
+        trans=f"{EXP}/{{stage}}_ali_{{part}}/trans.npz",
     wildcard_constraints:
         stage="|".join(SAT_STAGES) or "no_sat_stage",
     params:
         cfg=lambda w: arg(config[w.stage]),
         data=f"{R}/data/{{part}}",
-        model_dir=f"{R}/exp/{{stage}}",
-        out=f"{R}/exp/{{stage}}_ali_{{part}}",
+        model_dir=f"{EXP}/{{stage}}",
+        out=f"{EXP}/{{stage}}_ali_{{part}}",
+        lang=LANG,
     threads: 2
     log:
-        f"{R}/logs/align_fmllr_{{stage}}_{{part}}.log",
+        f"{R}/logs/align_fmllr_{{stage}}_{{lex}}_{{part}}.log",
     benchmark:
-        f"{R}/benchmarks/align_fmllr_{{stage}}_{{part}}.tsv"
+        f"{R}/benchmarks/align_fmllr_{{stage}}_{{lex}}_{{part}}.tsv"
     shell:
-        "{PYTHON} -m asrflow.gmm align_fmllr --data {params.data} --lang {LANG} --model-dir {params.model_dir} "
+        "{PYTHON} -m asrflow.gmm align_fmllr --data {params.data} --lang {params.lang} --model-dir {params.model_dir} "
         "--cfg {params.cfg} --num-jobs {threads} --out {params.out} 2> {log}"

@@ -4,17 +4,18 @@
 rule graph:
     input:
         lang=LANG_FILES,
-        G=f"{R}/lm_{LM}/G.fst",
-        model=f"{R}/exp/{{stage}}/final.mdl",
+        G=f"{R}/lm_{{lm}}/G_{{lex}}.fst",
+        model=f"{EXP}/{{stage}}/final.mdl",
     output:
-        f"{R}/exp/{{stage}}/graph_{LEX}_{LM}/HCLG.fst",
+        f"{EXP}/{{stage}}/graph_{{lm}}/HCLG.fst",
     params:
-        out=f"{R}/exp/{{stage}}/graph_{LEX}_{LM}",
+        out=f"{EXP}/{{stage}}/graph_{{lm}}",
+        lang=LANG,
     wildcard_constraints:
         stage="|".join(GMM_STAGES),
     log:
-        f"{R}/logs/graph_{{stage}}_{LEX}_{LM}.log",
+        f"{R}/logs/graph_{{stage}}_{{lex}}_{{lm}}.log",
     benchmark:
-        f"{R}/benchmarks/graph_{{stage}}_{LEX}_{LM}.tsv"
+        f"{R}/benchmarks/graph_{{stage}}_{{lex}}_{{lm}}.tsv"
     shell:
-        "{PYTHON} -m asrflow.graph --lang {LANG} --G {input.G} --model {input.model} --out {params.out} 2> {log}"
+        "{PYTHON} -m asrflow.graph --lang {params.lang} --G {input.G} --model {input.model} --out {params.out} 2> {log}"

@@ -1,17 +1,19 @@
-# Lang stage: lexicon (Kaldi file, Sphinx dictionary, CMUdict or graphemes) → Kaldi lang dir (words/phones tables, L.fst, L_disambig.fst, topo).
+# Lang stage: lexicon (Kaldi file, Sphinx dictionary, CMUdict or graphemes) → Kaldi lang dir (words/phones tables,
+# L.fst, L_disambig.fst, topo), one lang_<lexicon>/ per configured lexicon.
 
 
 rule lang:
     input:
         text=f"{R}/data/train/kaldi/text",
-        lexicon=[LEXICON["path"]] if LEXICON["source"] in ("file", "sphinx") else [],
+        lexicon=lambda w: [LEXICONS[w.lex]["path"]] if LEXICONS[w.lex]["source"] in ("file", "sphinx") else [],
     output:
         LANG_FILES,
     params:
-        lexicon=arg(LEXICON),
+        lexicon=lambda w: arg(LEXICONS[w.lex]),
         cfg=arg(config["lang"]),
+        out=LANG,
     log:
-        f"{R}/logs/lang_{LEX}.log",
+        f"{R}/logs/lang_{{lex}}.log",
     shell:
         "{PYTHON} -m asrflow.lang --lexicon {params.lexicon} --cfg {params.cfg} --train-text {input.text} "
-        "--out {LANG} 2> {log}"
+        "--out {params.out} 2> {log}"

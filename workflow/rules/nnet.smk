@@ -11,28 +11,28 @@ for _stage in HYBRID_STAGES:
             f"train_{_stage}"
         input:
             **part_files("train"),
-            gmm=f"{R}/exp/{_sat}/final.mdl",
-            ali=f"{R}/exp/{_sat}_ali_train/ali.npz",
-            trans=f"{R}/exp/{_sat}_ali_train/trans.npz",
+            gmm=f"{EXP}/{_sat}/final.mdl",
+            ali=f"{EXP}/{_sat}_ali_train/ali.npz",
+            trans=f"{EXP}/{_sat}_ali_train/trans.npz",
         output:
-            model=f"{R}/exp/{_stage}/final.pt",
-            prior=f"{R}/exp/{_stage}/prior.npy",
-            log=f"{R}/exp/{_stage}/train_log.json",
-            curve=f"{R}/exp/{_stage}/training_curve.png",
-            onnx=f"{R}/exp/{_stage}/final.onnx",
-            torchscript=f"{R}/exp/{_stage}/final.ts",
+            model=f"{EXP}/{_stage}/final.pt",
+            prior=f"{EXP}/{_stage}/prior.npy",
+            log=f"{EXP}/{_stage}/train_log.json",
+            curve=f"{EXP}/{_stage}/training_curve.png",
+            onnx=f"{EXP}/{_stage}/final.onnx",
+            torchscript=f"{EXP}/{_stage}/final.ts",
         params:
             cfg=arg(config[_stage]),
             seed=config["seed"],
             data=f"{R}/data/train",
-            gmm=f"{R}/exp/{_sat}",
-            ali=f"{R}/exp/{_sat}_ali_train",
-            out=f"{R}/exp/{_stage}",
+            gmm=f"{EXP}/{_sat}",
+            ali=f"{EXP}/{_sat}_ali_train",
+            out=f"{EXP}/{_stage}",
         threads: 2
         log:
-            f"{R}/logs/{_stage}.log",
+            f"{R}/logs/{_stage}_{{lex}}.log",
         benchmark:
-            f"{R}/benchmarks/train_{_stage}.tsv"
+            f"{R}/benchmarks/train_{_stage}_{{lex}}.tsv"
         shell:
             "{PYTHON} -m asrflow.nnet hybrid --data {params.data} --gmm-dir {params.gmm} --ali-dir {params.ali} "
             "--cfg {params.cfg} --seed {params.seed} --num-threads {threads} --out {params.out} 2> {log}"
@@ -41,31 +41,34 @@ for _stage in HYBRID_STAGES:
         name:
             f"decode_{_stage}"
         input:
-            graph=f"{R}/exp/{_sat}/graph_{LEX}_{LM}/HCLG.fst",
-            gmm=f"{R}/exp/{_sat}/final.mdl",
-            nnet=f"{R}/exp/{_stage}/final.pt",
-            sat_decode=f"{R}/exp/{_sat}/decode_{LM}_{{test_set}}/hyp.txt",  # its trans.npz: test speakers' fMLLR
+            graph=f"{EXP}/{_sat}/graph_{{lm}}/HCLG.fst",
+            gmm=f"{EXP}/{_sat}/final.mdl",
+            nnet=f"{EXP}/{_stage}/final.pt",
+            sat_decode=f"{EXP}/{_sat}/decode_{{lm}}_{{test_set}}/hyp.txt",  # its trans.npz: test speakers' fMLLR
             data=part_files("{test_set}")["cuts"],
         output:
-            hyp=f"{R}/exp/{_stage}/decode_{LM}_{{test_set}}/hyp.txt",
-            ctm=f"{R}/exp/{_stage}/decode_{LM}_{{test_set}}/ctm",
-            info=f"{R}/exp/{_stage}/decode_{LM}_{{test_set}}/decode_info.json",
-            lattices=([f"{R}/exp/{_stage}/decode_{LM}_{{test_set}}/lattices.npz"] if config["decode"]["lmwt_search"]
+            hyp=f"{EXP}/{_stage}/decode_{{lm}}_{{test_set}}/hyp.txt",
+            ctm=f"{EXP}/{_stage}/decode_{{lm}}_{{test_set}}/ctm",
+            info=f"{EXP}/{_stage}/decode_{{lm}}_{{test_set}}/decode_info.json",
+            lattices=([f"{EXP}/{_stage}/decode_{{lm}}_{{test_set}}/lattices.npz"] if config["decode"]["lmwt_search"]
                       else []),
         params:
             cfg=arg({**config["decode"], "acoustic_scale": config[_stage]["acoustic_scale"]}),
-            info=arg({"lm": LM, "lexicon": LEX}),
-            graph=f"{R}/exp/{_sat}/graph_{LEX}_{LM}",
-            nnet=f"{R}/exp/{_stage}",
-            trans=f"{R}/exp/{_sat}/decode_{LM}_{{test_set}}/trans.npz",
+            info=lambda w: arg({"lm": w.lm, "lexicon": w.lex}),
+            graph=f"{EXP}/{_sat}/graph_{{lm}}",
+            nnet=f"{EXP}/{_stage}",
+            trans=f"{EXP}/{_sat}/decode_{{lm}}_{{test_set}}/trans.npz",
             data=f"{R}/data/{{test_set}}",
-            out=f"{R}/exp/{_stage}/decode_{LM}_{{test_set}}",
+            out=f"{EXP}/{_stage}/decode_{{lm}}_{{test_set}}",
+            lang=LANG,
+        wildcard_constraints:
+            lm="|".join(FIRST_LMS),
         log:
-            f"{R}/logs/decode_{_stage}_{LM}_{{test_set}}.log",
+            f"{R}/logs/decode_{_stage}_{{lex}}_{{lm}}_{{test_set}}.log",
         benchmark:
-            f"{R}/benchmarks/decode_{_stage}_{LM}_{{test_set}}.tsv"
+            f"{R}/benchmarks/decode_{_stage}_{{lex}}_{{lm}}_{{test_set}}.tsv"
         shell:
-            "{PYTHON} -m asrflow.decode --graph {params.graph} --lang {LANG} --model {input.gmm} --data {params.data} "
+            "{PYTHON} -m asrflow.decode --graph {params.graph} --lang {params.lang} --model {input.gmm} --data {params.data} "
             "--nnet {params.nnet} --transforms {params.trans} --cfg {params.cfg} --info {params.info} "
             "--out {params.out} 2> {log}"
 
@@ -77,70 +80,75 @@ if SEQ_NETS:
             **part_files("train"),
             lang=LANG_FILES,
         output:
-            model=f"{R}/exp/{{net}}/final.pt",
-            features=f"{R}/exp/{{net}}/features.json",
-            log=f"{R}/exp/{{net}}/train_log.json",
-            curve=f"{R}/exp/{{net}}/training_curve.png",
-            onnx=f"{R}/exp/{{net}}/final.onnx",
-            torchscript=f"{R}/exp/{{net}}/final.ts",
+            model=f"{EXP}/{{net}}/final.pt",
+            features=f"{EXP}/{{net}}/features.json",
+            log=f"{EXP}/{{net}}/train_log.json",
+            curve=f"{EXP}/{{net}}/training_curve.png",
+            onnx=f"{EXP}/{{net}}/final.onnx",
+            torchscript=f"{EXP}/{{net}}/final.ts",
         wildcard_constraints:
             net="|".join(SEQ_NETS),
         params:
             cfg=lambda w: arg({**SEQ_CFG[w.net], "objective": w.net}),
             seed=config["seed"],
             data=f"{R}/data/train",
-            out=f"{R}/exp/{{net}}",
+            out=f"{EXP}/{{net}}",
+            lang=LANG,
         threads: 2
         log:
-            f"{R}/logs/{{net}}.log",
+            f"{R}/logs/{{net}}_{{lex}}.log",
         benchmark:
-            f"{R}/benchmarks/train_{{net}}.tsv"
+            f"{R}/benchmarks/train_{{net}}_{{lex}}.tsv"
         shell:
-            "{PYTHON} -m asrflow.nnet ctc --data {params.data} --lang {LANG} --cfg {params.cfg} --seed {params.seed} "
+            "{PYTHON} -m asrflow.nnet ctc --data {params.data} --lang {params.lang} --cfg {params.cfg} --seed {params.seed} "
             "--num-threads {threads} --out {params.out} 2> {log}"
 
     rule graph_seqnet:
         input:
             lang=LANG_FILES,
-            G=f"{R}/lm_{LM}/G.fst",
+            G=f"{R}/lm_{{lm}}/G_{{lex}}.fst",
         output:
-            f"{R}/exp/{{net}}/graph_{LEX}_{LM}/HLG.fst",
+            f"{EXP}/{{net}}/graph_{{lm}}/HLG.fst",
         wildcard_constraints:
             net="|".join(SEQ_NETS),
         params:
-            out=f"{R}/exp/{{net}}/graph_{LEX}_{LM}",
+            out=f"{EXP}/{{net}}/graph_{{lm}}",
+            lang=LANG,
         log:
-            f"{R}/logs/graph_{{net}}_{LEX}_{LM}.log",
+            f"{R}/logs/graph_{{net}}_{{lex}}_{{lm}}.log",
         benchmark:
-            f"{R}/benchmarks/graph_{{net}}_{LEX}_{LM}.tsv"
+            f"{R}/benchmarks/graph_{{net}}_{{lex}}_{{lm}}.tsv"
         shell:
-            "{PYTHON} -m asrflow.graph --ctc --lang {LANG} --G {input.G} --out {params.out} 2> {log}"
+            "{PYTHON} -m asrflow.graph --ctc --lang {params.lang} --G {input.G} --out {params.out} 2> {log}"
 
     rule decode_seqnet:
         input:
-            graph=f"{R}/exp/{{net}}/graph_{LEX}_{LM}/HLG.fst",
-            nnet=f"{R}/exp/{{net}}/final.pt",
+            graph=f"{EXP}/{{net}}/graph_{{lm}}/HLG.fst",
+            nnet=f"{EXP}/{{net}}/final.pt",
             data=part_files("{test_set}")["cuts"],
         output:
-            hyp=f"{R}/exp/{{net}}{{k2}}/decode_{LM}_{{test_set}}/hyp.txt",
-            info=f"{R}/exp/{{net}}{{k2}}/decode_{LM}_{{test_set}}/decode_info.json",
+            hyp=f"{EXP}/{{net}}{{k2}}/decode_{{lm}}_{{test_set}}/hyp.txt",
+            info=f"{EXP}/{{net}}{{k2}}/decode_{{lm}}_{{test_set}}/decode_info.json",
         wildcard_constraints:
             net="|".join(SEQ_NETS),
             k2="|_k2",
+            lm="|".join(FIRST_LMS),
         params:
             cfg=lambda w: arg({**config["decode"], "acoustic_scale": SEQ_CFG[w.net]["acoustic_scale"]}),
-            info=arg({"lm": LM, "lexicon": LEX}),
+            info=lambda w: arg({"lm": w.lm, "lexicon": w.lex}),
             decoder=lambda w: "k2" if w.k2 else "kaldi",
-            graph=f"{R}/exp/{{net}}/graph_{LEX}_{LM}",
+            graph=f"{EXP}/{{net}}/graph_{{lm}}",
             data=f"{R}/data/{{test_set}}",
-            out=f"{R}/exp/{{net}}{{k2}}/decode_{LM}_{{test_set}}",
+            out=f"{EXP}/{{net}}{{k2}}/decode_{{lm}}_{{test_set}}",
+            lang=LANG,
+            nnet=f"{EXP}/{{net}}",
         log:
-            f"{R}/logs/decode_{{net}}{{k2}}_{LM}_{{test_set}}.log",
+            f"{R}/logs/decode_{{net}}{{k2}}_{{lex}}_{{lm}}_{{test_set}}.log",
         benchmark:
-            f"{R}/benchmarks/decode_{{net}}{{k2}}_{LM}_{{test_set}}.tsv"
+            f"{R}/benchmarks/decode_{{net}}{{k2}}_{{lex}}_{{lm}}_{{test_set}}.tsv"
         shell:
-            "{PYTHON} -m asrflow.decode --ctc {params.decoder} --graph {params.graph} --lang {LANG} "
-            "--nnet {R}/exp/{wildcards.net} --data {params.data} --cfg {params.cfg} --info {params.info} "
+            "{PYTHON} -m asrflow.decode --ctc {params.decoder} --graph {params.graph} --lang {params.lang} "
+            "--nnet {params.nnet} --data {params.data} --cfg {params.cfg} --info {params.info} "
             "--out {params.out} 2> {log}"
 
 
@@ -148,26 +156,28 @@ if SEQ_NETS and RLM:
 
     rule rescore_seqnet:  # k2 lattices of the first-pass HLG, rescored whole with the larger LM's G
         input:
-            graph=f"{R}/exp/{{net}}/graph_{LEX}_{LM}/HLG.fst",
-            nnet=f"{R}/exp/{{net}}/final.pt",
+            graph=f"{EXP}/{{net}}/graph_{LM}/HLG.fst",
+            nnet=f"{EXP}/{{net}}/final.pt",
             data=part_files("{test_set}")["cuts"],
-            G=f"{R}/lm_{RLM}/G.fst",
+            G=f"{R}/lm_{RLM}/G_{{lex}}.fst",
         output:
-            hyp=f"{R}/exp/{{net}}_k2/decode_{RLM}_{{test_set}}/hyp.txt",
-            info=f"{R}/exp/{{net}}_k2/decode_{RLM}_{{test_set}}/decode_info.json",
+            hyp=f"{EXP}/{{net}}_k2/decode_{RLM}_{{test_set}}/hyp.txt",
+            info=f"{EXP}/{{net}}_k2/decode_{RLM}_{{test_set}}/decode_info.json",
         wildcard_constraints:
             net="|".join(SEQ_NETS),
         params:
             cfg=lambda w: arg({**config["decode"], "acoustic_scale": SEQ_CFG[w.net]["acoustic_scale"]}),
-            info=arg({"lm": RLM, "lexicon": LEX, "first_pass_lm": LM}),
-            graph=f"{R}/exp/{{net}}/graph_{LEX}_{LM}",
+            info=lambda w: arg({"lm": RLM, "lexicon": w.lex, "first_pass_lm": LM}),
+            graph=f"{EXP}/{{net}}/graph_{LM}",
             data=f"{R}/data/{{test_set}}",
-            out=f"{R}/exp/{{net}}_k2/decode_{RLM}_{{test_set}}",
+            out=f"{EXP}/{{net}}_k2/decode_{RLM}_{{test_set}}",
+            lang=LANG,
+            nnet=f"{EXP}/{{net}}",
         log:
-            f"{R}/logs/rescore_{{net}}_k2_{RLM}_{{test_set}}.log",
+            f"{R}/logs/rescore_{{net}}_k2_{{lex}}_{RLM}_{{test_set}}.log",
         benchmark:
-            f"{R}/benchmarks/rescore_{{net}}_k2_{RLM}_{{test_set}}.tsv"
+            f"{R}/benchmarks/rescore_{{net}}_k2_{{lex}}_{RLM}_{{test_set}}.tsv"
         shell:
-            "{PYTHON} -m asrflow.decode --ctc k2 --graph {params.graph} --lang {LANG} --rescore-G {input.G} "
-            "--nnet {R}/exp/{wildcards.net} --data {params.data} --cfg {params.cfg} --info {params.info} "
+            "{PYTHON} -m asrflow.decode --ctc k2 --graph {params.graph} --lang {params.lang} --rescore-G {input.G} "
+            "--nnet {params.nnet} --data {params.data} --cfg {params.cfg} --info {params.info} "
             "--out {params.out} 2> {log}"

@@ -3,21 +3,21 @@
 
 rule score:
     input:
-        hyp=f"{R}/exp/{{stage}}/decode_{{lm}}_{{test_set}}/hyp.txt",
-        info=f"{R}/exp/{{stage}}/decode_{{lm}}_{{test_set}}/decode_info.json",
+        hyp=f"{EXP}/{{stage}}/decode_{{lm}}_{{test_set}}/hyp.txt",
+        info=f"{EXP}/{{stage}}/decode_{{lm}}_{{test_set}}/decode_info.json",
         ref=f"{R}/data/{{test_set}}/kaldi/text",
         utt2spk=f"{R}/data/{{test_set}}/kaldi/utt2spk",
     output:
-        f"{R}/exp/{{stage}}/decode_{{lm}}_{{test_set}}/scores.json",
+        f"{EXP}/{{stage}}/decode_{{lm}}_{{test_set}}/scores.json",
     params:
-        out=f"{R}/exp/{{stage}}/decode_{{lm}}_{{test_set}}",
+        out=f"{EXP}/{{stage}}/decode_{{lm}}_{{test_set}}",
         # Kaldi's LM-weight sweep exists for first-pass lattice (HCLG) decodes, not for the CTC/MMI networks'
         # 1-best nor for rescored output
-        sweep=lambda w: (f"--sweep-dir {R}/exp/{w.stage}/decode_{w.lm}_{w.test_set}/scoring"
-                         if config["decode"]["lmwt_search"] and w.lm == LM
+        sweep=lambda w: (f"--sweep-dir {R}/exp_{w.lex}/{w.stage}/decode_{w.lm}_{w.test_set}/scoring"
+                         if config["decode"]["lmwt_search"] and w.lm in FIRST_LMS
                          and w.stage.removesuffix("_k2") not in SEQ_NETS else ""),
     log:
-        f"{R}/logs/score_{{stage}}_{{lm}}_{{test_set}}.log",
+        f"{R}/logs/score_{{stage}}_{{lex}}_{{lm}}_{{test_set}}.log",
     shell:
         "{PYTHON} -m asrflow.score score --ref-text {input.ref} --hyp {input.hyp} --utt2spk {input.utt2spk} "
         "--stage {wildcards.stage} --test-set {wildcards.test_set} --decode-info {input.info} "
@@ -26,8 +26,9 @@ rule score:
 
 rule summary:
     input:
-        scores=[f"{R}/exp/{stage}/decode_{lm}_{t}/scores.json" for stage, lm in DECODES for t in TEST_SETS],
-        logs=expand(f"{R}/exp/{{stage}}/train_log.json", stage=STAGES),
+        scores=[f"{R}/exp_{lex}/{stage}/decode_{lm}_{t}/scores.json" for lex, stage, lm in DECODES for t in TEST_SETS],
+        logs=[f"{R}/exp_{lex}/{stage}/train_log.json" for lex in LEXICONS for stage in STAGES_OF[lex]],
+        langs=[f"{R}/lang_{lex}/words.txt" for lex in LEXICONS],
         arpas=[f"{R}/lm_{lm}/lm.arpa" for lm in LMS],
         texts=[f"{R}/data/{t}/kaldi/text" for t in TEST_SETS],
     output:
@@ -36,7 +37,8 @@ rule summary:
     params:
         published=arg(config["published"]),
         ppl=" ".join([f"--lm {lm}={R}/lm_{lm}/lm.arpa" for lm in LMS]
-                     + [f"--test-text {t}={R}/data/{t}/kaldi/text" for t in TEST_SETS]),
+                     + [f"--test-text {t}={R}/data/{t}/kaldi/text" for t in TEST_SETS]
+                     + [f"--lang {lex}={R}/lang_{lex}" for lex in LEXICONS]),
     log:
         f"{R}/logs/summary.log",
     shell:

@@ -11,11 +11,11 @@ from asrflow.common import AsrflowError, cli_main, read_kaldi_table
 from asrflow.score.table import summarize
 from asrflow.score.wer import score, write_scores
 
-DECODE_INFO_KEYS = ("rtf", "lm", "lexicon")
+DECODE_INFO_KEYS = ("rtf", "lm", "lexicon", "first_pass_lm")
 
 
 def read_decode_info(path: Path | None) -> dict:
-    """Return the rtf (and lm, lexicon if present) from decode_info.json, or {"rtf": None} without one."""
+    """Return the rtf (and lm, lexicon, first_pass_lm of a rescored decode, if present) from decode_info.json, or {"rtf": None} without one."""
     if path is None:
         return {"rtf": None}
     try:
@@ -69,7 +69,7 @@ def cmd_score(args: argparse.Namespace) -> None:
 def cmd_summarize(args: argparse.Namespace) -> None:
     """Write the results table from score files."""
     summarize(args.scores, args.out_tsv, args.out_md, args.recipe, parse_published(args.published), args.train_logs,
-              named_paths(args.lm, "--lm"), named_paths(args.test_text, "--test-text"))
+              named_paths(args.lm, "--lm"), named_paths(args.test_text, "--test-text"), named_paths(args.lang, "--lang"))
 
 
 def named_paths(items: list[str], flag: str) -> dict[str, Path]:
@@ -99,10 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--out-tsv", type=Path, required=True)
     sm.add_argument("--out-md", type=Path, required=True)
     sm.add_argument("--published", help='published WERs as JSON, e.g. {"mono/test": 10.61}')
-    sm.add_argument("--train-logs", type=Path, nargs="*", default=[], help="exp/<stage>/train_log.json files")
+    sm.add_argument("--train-logs", type=Path, nargs="*", default=[], help="exp_<lexicon>/<stage>/train_log.json files")
     sm.add_argument("--lm", action="append", default=[], metavar="NAME=ARPA", help="an LM to report perplexities of")
     sm.add_argument("--test-text", action="append", default=[], metavar="SET=TEXT",
                     help="a test set's Kaldi text file, for the perplexities")
+    sm.add_argument("--lang", action="append", default=[], metavar="NAME=DIR",
+                    help="a lexicon's lang dir, for its size and G2P count")
     sm.add_argument("scores", type=Path, nargs="+", metavar="SCORES_JSON")
     sm.set_defaults(func=cmd_summarize)
     return parser

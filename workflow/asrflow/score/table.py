@@ -8,7 +8,7 @@ from pathlib import Path
 from asrflow.common import AsrflowError, write_text_atomic
 
 COLUMNS = ("stage", "test_set", "wer", "ins", "del", "sub", "words", "ser", "rtf")
-EXTRA_COLUMNS = ("best_wer", "best_lmwt", "best_wip", "lm", "lexicon")
+EXTRA_COLUMNS = ("best_wer", "best_lmwt", "best_wip", "lm", "lexicon", "first_pass_lm")
 STAGE_ORDER = ("mono", "tri1", "tri2", "tri3")
 
 
@@ -51,9 +51,10 @@ def summarize(
     train_logs: list[Path] | None = None,
     lms: dict[str, Path] | None = None,
     test_texts: dict[str, Path] | None = None,
+    langs: dict[str, Path] | None = None,
 ) -> None:
-    """Write wer.tsv and RESULTS.md for `recipe`, with published WERs per (stage, test_set) when given,
-    a training/alignment table from the stages' train_log.json files and the LMs' test-set perplexities."""
+    """Write wer.tsv and RESULTS.md for `recipe`, with published WERs per (stage, test_set) when given, a lexicon ×
+    LM comparison, the lexicons' sizes and G2P counts, the LMs' test-set perplexities and a training table."""
     if not score_jsons:
         raise AsrflowError("summarize: no scores.json files given")
     rows = sorted((load_scores(p) for p in score_jsons), key=sort_key)
@@ -63,8 +64,46 @@ def summarize(
     if published is not None:
         columns = [*columns, "published wer"]
         table = [cells + [published_cell(published, row["stage"], row["test_set"])] for cells, row in zip(table, rows)]
-    write_text_atomic(out_md, results_md(recipe, columns, table) + lm_md(lms or {}, test_texts or {})
-                      + training_md(train_logs or []))
+    write_text_atomic(out_md, results_md(recipe, columns, table) + variants_md(rows) + lexicon_md(langs or {})
+                      + lm_md(lms or {}, test_texts or {}) + training_md(train_logs or []))
+
+
+def variants_md(rows: list[dict]) -> str:
+    """RESULTS.md section, when several lexicons or LMs were decoded: WER per stage × lexicon (rows) and LM (columns),
+    one table per test set, in the rows' sorted order; rescored LMs are columns too."""
+    lexicons = list(dict.fromkeys(str(r.get("lexicon", "")) for r in rows))
+    lms = list(dict.fromkeys(str(r.get("lm", "")) for r in rows))
+    if len(lexicons) < 2 and len(lms) < 2:
+        return ""
+    wer = {(r["test_set"], r["stage"], str(r.get("lexicon", "")), str(r.get("lm", ""))): r["wer"] for r in rows}
+    lines = ["", "## Lexicons × LMs", "", "WER (%) of each acoustic model per lexicon (rows) and LM (columns); an LM "
+             "that rescores lattices (`rescore_lm`) is a column too."]
+    for test_set in dict.fromkeys(r["test_set"] for r in rows):
+        lines += ["", f"**{test_set}**", "", "| stage | lexicon | " + " | ".join(lms) + " |", "|---|---|" + "---|" * len(lms)]
+        for stage in dict.fromkeys(r["stage"] for r in rows):
+            for lex in lexicons:
+                cells = [wer.get((test_set, stage, lex, lm)) for lm in lms]
+                if any(c is not None for c in cells):
+                    lines.append(f"| {stage} | {lex} | " + " | ".join("" if c is None else format_cell("wer", c)
+                                                                      for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def lexicon_md(langs: dict[str, Path]) -> str:
+    """RESULTS.md section: per lexicon, its words and phones and how many pronunciations G2P generated."""
+    if not langs:
+        return ""
+    from asrflow.lang.langdir import read_symbols
+
+    lines = ["", "## Lexicons", "", "| lexicon | words | phones | G2P-generated pronunciations |", "|---|---|---|---|"]
+    for name, lang in langs.items():
+        words = [w for w in read_symbols(lang / "words.txt") if not w.startswith("#") and w not in ("<eps>", "<s>", "</s>")]
+        phones = [p for p in read_symbols(lang / "phones.txt") if not p.startswith("#") and p != "<eps>"]
+        g2p = lang / "g2p_lexicon.txt"
+        generated = sum(1 for line in g2p.read_text(encoding="utf-8").splitlines() if line.strip()) if g2p.is_file() else 0
+        lines.append(f"| {name} | {len(words)} | {len(phones)} | {generated} (`lang_{name}/g2p_lexicon.txt`) |"
+                     if g2p.is_file() else f"| {name} | {len(words)} | {len(phones)} | 0 |")
+    return "\n".join(lines) + "\n"
 
 
 def lm_md(lms: dict[str, Path], test_texts: dict[str, Path]) -> str:
@@ -99,26 +138,29 @@ def published_cell(published: dict[tuple[str, str], float], stage: str, test_set
 def training_md(train_logs: list[Path]) -> str:
     """RESULTS.md sections: per GMM stage, model size, final log-likelihood and how much the alignment moved;
     per neural stage, its last epoch's losses and its training curve."""
-    logs = sorted(((Path(p).parent.name, json.loads(Path(p).read_text(encoding="utf-8"))) for p in train_logs),
-                  key=lambda item: sort_key({"stage": item[0], "test_set": ""}))
-    gmm = [(stage, log[-1]) for stage, log in logs if "num_gauss" in log[-1]]
-    nnet = [(stage, log) for stage, log in logs if "num_gauss" not in log[-1]]
+    dirs = {Path(p): Path(p).parent for p in train_logs}  # exp_<lexicon>/<stage>/train_log.json
+    several = len({d.parent.name for d in dirs.values()}) > 1
+    logs = sorted(((d.name, json.loads(p.read_text(encoding="utf-8")), d) for p, d in dirs.items()),
+                  key=lambda item: (sort_key({"stage": item[0], "test_set": ""}), item[2].parent.name))
+    label = {d: f"{d.name} ({d.parent.name.removeprefix('exp_')})" if several else d.name for d in dirs.values()}
+    gmm = [(label[d], log[-1]) for _, log, d in logs if "num_gauss" in log[-1]]
+    nnet = [(label[d], log, d) for _, log, d in logs if "num_gauss" not in log[-1]]
     lines = []
     if gmm:
         lines += ["", "## Training and alignments", "",
                   "Phone frames changed = share of training frames whose aligned phone differs from the previous "
-                  "stage's alignment; phone durations per stage are in `exp/<stage>/phone_durations.tsv`.", "",
+                  "stage's alignment; phone durations per stage are in `exp_<lexicon>/<stage>/phone_durations.tsv`.", "",
                   "| stage | Gaussians | loglike/frame | phone frames changed vs previous stage |", "|---|---|---|---|"]
         for stage, last in gmm:
             changed = last.get("phone_frames_changed_vs_prev")
             lines.append(f"| {stage} | {last['num_gauss']} | {last['loglike_per_frame']:.3f} | "
                          f"{'' if changed is None else f'{100 * changed:.1f}%'} |")
-    for stage, log in nnet:
+    for stage, log, d in nnet:
         last = log[-1]
         acc = f", frame accuracy {last['train_acc']:.3f} / {last['valid_acc']:.3f}" if "valid_acc" in last else ""
         lines += ["", f"## {stage}: training curve", "",
                   f"{len(log)} epochs; last epoch loss {last['train_loss']:.4f} / {last['valid_loss']:.4f} "
-                  f"(train / valid){acc}.", "", f"![{stage} training curve](exp/{stage}/training_curve.png)"]
+                  f"(train / valid){acc}.", "", f"![{stage} training curve]({d.parent.name}/{d.name}/training_curve.png)"]
     return "\n".join(lines) + "\n" if lines else ""
 
 
