@@ -69,6 +69,11 @@ RLM = (config.get("rescore_lm") or {}).get("name")  # the rescoring LM, or None
 if RLM in FIRST_LMS:
     raise WorkflowError(f"rescore_lm is named {RLM!r}, as a first-pass LM: give it another name (it names lm_<name>/)")
 LMS = {**FIRST_LMS, **({RLM: config["rescore_lm"]} if RLM else {})}
+GRAMMAR_LMS = [n for n, c in LMS.items() if c["source"] == "grammar"]  # command grammars, compiled to G directly
+if GRAMMAR_LMS and (LM in GRAMMAR_LMS or RLM in GRAMMAR_LMS):
+    raise WorkflowError(f"lm and rescore_lm must be n-gram LMs (grammar decodes are scored against the lm's): "
+                        f"put the command grammar {GRAMMAR_LMS[0]!r} under `lms`")
+NGRAM_LMS = [n for n in LMS if n not in GRAMMAR_LMS]
 _variant_stages = config["variant_stages"] or STAGES
 for _s in _variant_stages:
     _from = config.get(_s, {}).get("align_from", "mono" if _s in TRI_STAGES else None)
@@ -92,9 +97,12 @@ def lattice_rescored(lex: str) -> list[str]:
     return hclg + [f"{s}_k2" for s in STAGES_OF[lex] if s in SEQ_NETS]
 
 
-# every scored decode dir, as (lexicon, stage, LM name): all stages with every first-pass LM, plus the rescored ones
-DECODES = [(lex, s, lm) for lex in LEXICONS for lm in FIRST_LMS for s in scored_stages(lex)] + [
+# every scored decode dir, as (lexicon, stage, LM name): all stages with every first-pass LM (command grammars:
+# HCLG stages only), plus the rescored ones
+DECODES = [(lex, s, lm) for lex in LEXICONS for lm in FIRST_LMS for s in scored_stages(lex)
+           if lm not in GRAMMAR_LMS or s not in SEQ_NETS and not s.endswith("_k2")] + [
     (lex, s, RLM) for lex in LEXICONS for s in lattice_rescored(lex)]
+GRAMMAR_EVALS = [(lex, s, lm) for lex, s, lm in DECODES if lm in GRAMMAR_LMS]
 LATTICE_RESCORED = sorted({s for lex in LEXICONS for s in lattice_rescored(lex) if not s.endswith("_k2")})
 SCORED_STAGES = sorted({s for lex in LEXICONS for s in scored_stages(lex)})
 LANG = f"{R}/lang_{{lex}}"  # path patterns with the {lex} wildcard

@@ -15,6 +15,7 @@ rule decode:
     output:
         hyp=f"{DECODE_DIR}/hyp.txt",
         ctm=f"{DECODE_DIR}/ctm",
+        utt_scores=f"{DECODE_DIR}/utt_scores.tsv",
         info=f"{DECODE_DIR}/decode_info.json",
         lattices=[f"{DECODE_DIR}/lattices.npz"] if config["decode"]["lmwt_search"] else [],
     params:

@@ -49,6 +49,7 @@ for _stage in HYBRID_STAGES:
         output:
             hyp=f"{EXP}/{_stage}/decode_{{lm}}_{{test_set}}/hyp.txt",
             ctm=f"{EXP}/{_stage}/decode_{{lm}}_{{test_set}}/ctm",
+            utt_scores=f"{EXP}/{_stage}/decode_{{lm}}_{{test_set}}/utt_scores.tsv",
             info=f"{EXP}/{_stage}/decode_{{lm}}_{{test_set}}/decode_info.json",
             lattices=([f"{EXP}/{_stage}/decode_{{lm}}_{{test_set}}/lattices.npz"] if config["decode"]["lmwt_search"]
                       else []),

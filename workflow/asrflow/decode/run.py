@@ -49,10 +49,18 @@ def nnet_scorer(nnet_dir: Path, model: AcousticModel, scale: float) -> Callable[
     return lambda feats: (scale * pseudo_loglikes(net, feats, prior)[:, model.tid2pdf[1:]]).astype(np.float32)
 
 
+def path_loglike(loglikes: np.ndarray, alignment: np.ndarray, acoustic_scale: float) -> float:
+    """Unscaled acoustic log-likelihood per frame of a decoded path (transition id t scores column t - 1)."""
+    if len(alignment) == 0:
+        return float("-inf")
+    return float(loglikes[np.arange(len(alignment)), alignment - 1].mean() / acoustic_scale)
+
+
 def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Path, opts: DecodeOptions,
                 out_dir: Path, extra_info: dict | None = None, si_model_path: Path | None = None,
                 nnet_dir: Path | None = None, transforms_path: Path | None = None) -> dict:
-    """Decode every utterance of `data_dir`; write hyp.txt, ctm, decode_info.json atomically; return the info.
+    """Decode every utterance of `data_dir`; write hyp.txt, ctm, decode_info.json and utt_scores.tsv (the best
+    path's acoustic log-likelihood per frame, for grammar rejection) atomically; return the info.
 
     With an LM-weight sweep configured, the raw lattices are kept too (lattices.npz, for `rescore_part`).
 
@@ -88,6 +96,7 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
     swept: dict[tuple[float, float], list[str]] = {g: [] for g in grid}
     kept: dict[str, RawLattice] = {}  # for LM rescoring (asrflow.decode.rescore)
     hyps, ctm, failed, audio_s, decode_s = [], [], [], 0.0, 0.0
+    utt_scores = ["utt\tframes\tam_loglike_per_frame"]
     for u in progress(utts, len(utts), log, f"decoding {data_dir.name}"):
         start = time.perf_counter()
         loglikes = score_frames(feats[u.id])
@@ -105,6 +114,7 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
         if not hyp.ok:
             failed.append(u.id)
         hyps.append(" ".join([u.id, *words]))
+        utt_scores.append(f"{u.id}\t{len(loglikes)}\t{path_loglike(loglikes, hyp.alignment, opts.acoustic_scale):.4f}")
         ctm += ctm_lines(u.id, word_segments(model.phone_segments(hyp.alignment), words, prons, silence), FRAME_SHIFT)
     decode_s += adapt_s
     info = {"rtf": decode_s / max(audio_s, 1e-9), "decode_seconds": decode_s, "audio_seconds": audio_s,
@@ -115,6 +125,7 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
         (tmp / "hyp.txt").write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
         (tmp / "ctm").write_text("".join(c + "\n" for c in ctm), encoding="utf-8")
         (tmp / "decode_info.json").write_text(json.dumps(info, indent=1) + "\n")
+        (tmp / "utt_scores.tsv").write_text("".join(x + "\n" for x in utt_scores), encoding="utf-8")
         if transforms:
             with open(tmp / "trans.npz", "wb") as f:
                 np.savez_compressed(f, **transforms)

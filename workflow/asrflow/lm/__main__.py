@@ -1,4 +1,5 @@
-"""CLI of the LM stage: `train` (or copy a hand-written ARPA) and `G` (compile G.fst)."""
+"""CLI of the LM stage: `train` (or copy a hand-written ARPA), `G` (compile G.fst) and `grammar` (G from a
+command grammar)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from asrflow.common import AsrflowError, cli_main, read_kaldi_table, write_text_atomic
 from asrflow.lm.arpa import log, problems, read_arpa
+from asrflow.lm.commands import grammar_to_G
 from asrflow.lm.grammar import arpa_to_G
 from asrflow.lm.train import train_arpa
 
@@ -78,8 +80,13 @@ def cmd_g(args: argparse.Namespace) -> None:
     arpa_to_G(args.arpa, args.words, args.out)
 
 
+def cmd_grammar(args: argparse.Namespace) -> None:
+    """Compile G.fst from a command grammar file and words.txt."""
+    grammar_to_G(args.grammar, args.words, args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser with its `train` and `G` subcommands."""
+    """Return the argument parser with its `train`, `G` and `grammar` subcommands."""
     parser = argparse.ArgumentParser(prog="python -m asrflow.lm", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train an ARPA LM on a Kaldi text file, or copy a given ARPA")
@@ -92,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--words", type=Path, required=True, help="words.txt of the lang directory")
     g.add_argument("--out", type=Path, required=True)
     g.set_defaults(func=cmd_g)
+    gr = sub.add_parser("grammar", help="compile G.fst from a command grammar (asrflow.lm.commands)")
+    gr.add_argument("--grammar", type=Path, required=True)
+    gr.add_argument("--words", type=Path, required=True, help="words.txt of the lang directory")
+    gr.add_argument("--out", type=Path, required=True)
+    gr.set_defaults(func=cmd_grammar)
     return parser
 
 

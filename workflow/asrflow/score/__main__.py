@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from asrflow.common import AsrflowError, cli_main, read_kaldi_table
+from asrflow.score.grammar import evaluate_decode
 from asrflow.score.table import summarize
 from asrflow.score.wer import score, write_scores
 
@@ -66,10 +67,17 @@ def cmd_score(args: argparse.Namespace) -> None:
     write_scores(result, args.out, info)
 
 
+def cmd_grammar(args: argparse.Namespace) -> None:
+    """Evaluate a command-grammar decode: in-grammar WER and out-of-grammar rejection."""
+    info = {"stage": args.stage, "test_set": args.test_set, "lm": args.lm, "lexicon": args.lexicon}
+    evaluate_decode(args.ref_text, args.grammar_dir, args.free_dir, args.G, args.words, args.threshold, info, args.out)
+
+
 def cmd_summarize(args: argparse.Namespace) -> None:
     """Write the results table from score files."""
     summarize(args.scores, args.out_tsv, args.out_md, args.recipe, parse_published(args.published), args.train_logs,
-              named_paths(args.lm, "--lm"), named_paths(args.test_text, "--test-text"), named_paths(args.lang, "--lang"))
+              named_paths(args.lm, "--lm"), named_paths(args.test_text, "--test-text"), named_paths(args.lang, "--lang"),
+              args.grammar_reports)
 
 
 def named_paths(items: list[str], flag: str) -> dict[str, Path]:
@@ -94,6 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--sweep-dir", type=Path, help="decode's scoring/ dir of <lmwt>_<wip>.txt hypotheses")
     sc.add_argument("--out", type=Path, required=True, help="output directory")
     sc.set_defaults(func=cmd_score)
+    gr = sub.add_parser("grammar", help="in-grammar WER and out-of-grammar rejection of a grammar decode")
+    gr.add_argument("--ref-text", type=Path, required=True)
+    gr.add_argument("--grammar-dir", type=Path, required=True, help="the decode dir with the grammar's G")
+    gr.add_argument("--free-dir", type=Path, required=True, help="the same audio decoded with the n-gram LM")
+    gr.add_argument("--G", type=Path, required=True, help="the grammar's G.fst (decides which references are in it)")
+    gr.add_argument("--words", type=Path, required=True)
+    gr.add_argument("--threshold", type=float, required=True, help="reject below -threshold (nats per frame)")
+    gr.add_argument("--stage", required=True)
+    gr.add_argument("--test-set", required=True)
+    gr.add_argument("--lexicon", required=True)
+    gr.add_argument("--lm", required=True, help="the grammar's name")
+    gr.add_argument("--out", type=Path, required=True, help="grammar.json")
+    gr.set_defaults(func=cmd_grammar)
     sm = sub.add_parser("summarize", help="collect scores.json files into wer.tsv and RESULTS.md")
     sm.add_argument("--recipe", required=True)
     sm.add_argument("--out-tsv", type=Path, required=True)
@@ -105,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a test set's Kaldi text file, for the perplexities")
     sm.add_argument("--lang", action="append", default=[], metavar="NAME=DIR",
                     help="a lexicon's lang dir, for its size and G2P count")
+    sm.add_argument("--grammar-reports", type=Path, nargs="*", default=[], help="grammar.json files")
     sm.add_argument("scores", type=Path, nargs="+", metavar="SCORES_JSON")
     sm.set_defaults(func=cmd_summarize)
     return parser

@@ -52,9 +52,11 @@ def summarize(
     lms: dict[str, Path] | None = None,
     test_texts: dict[str, Path] | None = None,
     langs: dict[str, Path] | None = None,
+    grammar_reports: list[Path] | None = None,
 ) -> None:
     """Write wer.tsv and RESULTS.md for `recipe`, with published WERs per (stage, test_set) when given, a lexicon ×
-    LM comparison, the lexicons' sizes and G2P counts, the LMs' test-set perplexities and a training table."""
+    LM comparison, command-grammar results, the lexicons' sizes and G2P counts, the LMs' test-set perplexities and a
+    training table."""
     if not score_jsons:
         raise AsrflowError("summarize: no scores.json files given")
     rows = sorted((load_scores(p) for p in score_jsons), key=sort_key)
@@ -64,7 +66,8 @@ def summarize(
     if published is not None:
         columns = [*columns, "published wer"]
         table = [cells + [published_cell(published, row["stage"], row["test_set"])] for cells, row in zip(table, rows)]
-    write_text_atomic(out_md, results_md(recipe, columns, table) + variants_md(rows) + lexicon_md(langs or {})
+    write_text_atomic(out_md, results_md(recipe, columns, table) + variants_md(rows) + grammar_md(grammar_reports or [])
+                      + lexicon_md(langs or {})
                       + lm_md(lms or {}, test_texts or {}) + training_md(train_logs or []))
 
 
@@ -86,6 +89,24 @@ def variants_md(rows: list[dict]) -> str:
                 if any(c is not None for c in cells):
                     lines.append(f"| {stage} | {lex} | " + " | ".join("" if c is None else format_cell("wer", c)
                                                                       for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def grammar_md(reports: list[Path]) -> str:
+    """RESULTS.md section: per command-grammar decode, WER on the in-grammar utterances and OOG rejection."""
+    if not reports:
+        return ""
+    lines = ["", "## Command grammars", "", "WER on the utterances the grammar accepts (their references); rejection "
+             "score = acoustic log-likelihood per frame of the grammar decode minus the n-gram decode's, rejected "
+             "below −threshold; EER = equal error rate of rejecting in-grammar vs accepting OOG utterances.", "",
+             "| stage | lexicon | grammar | test set | in-grammar utts | WER in grammar | OOG utts | threshold | "
+             "OOG rejected % | in-grammar rejected % | EER % |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for path in reports:
+        r = json.loads(Path(path).read_text(encoding="utf-8"))
+        wer = "" if r["wer"] is None else f"{r['wer']:.2f} ({r['ins']}/{r['del']}/{r['sub']} of {r['words']})"
+        lines.append(f"| {r['stage']} | {r['lexicon']} | {r['lm']} | {r['test_set']} | {r['in_grammar']} | {wer} | "
+                     f"{r['out_of_grammar']} | {r['threshold']:g} | {r['oog_rejected']:.1f} | "
+                     f"{r['false_rejected']:.1f} | {r['equal_error_rate']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
