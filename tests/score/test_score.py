@@ -190,3 +190,15 @@ def test_results_md_counts_each_lexicons_g2p_pronunciations(tmp_path: Path) -> N
     text = (tmp_path / "RESULTS.md").read_text()
     assert "| cmudict | 2 | 3 | 0 |" in text
     assert "| cmudict_g2p | 2 | 3 | 2 (`lang_cmudict_g2p/g2p_lexicon.txt`) |" in text
+
+
+def test_results_md_reports_command_grammar_decodes(tmp_path: Path) -> None:
+    report = tmp_path / "grammar.json"
+    report.write_text(json.dumps({"stage": "tri3", "test_set": "dev", "lm": "commands", "lexicon": "cmudict",
+                                  "in_grammar": 40, "out_of_grammar": 60, "threshold": 1.0, "oog_rejected": 81.7,
+                                  "false_rejected": 5.0, "equal_error_rate": 8.3, "wer": 4.2, "ins": 1, "del": 2,
+                                  "sub": 7, "words": 240}))
+    summarize([write_json(tmp_path / "a.json", stage="tri3", test_set="dev", wer=5.0)], tmp_path / "wer.tsv",
+              tmp_path / "RESULTS.md", "an4", grammar_reports=[report])
+    assert "| tri3 | cmudict | commands | dev | 40 | 4.20 (1/2/7 of 240) | 60 | 1 | 81.7 | 5.0 | 8.3 |" in (
+        tmp_path / "RESULTS.md").read_text()
