@@ -157,7 +157,7 @@ def test_results_md_lists_lm_perplexities(tmp_path: Path) -> None:
                                                  "sub": 0, "words": 4, "ser": 0.0, "rtf": 0.01}))
     summarize([tmp_path / "s.json"], tmp_path / "wer.tsv", tmp_path / "RESULTS.md", "toy",
               lms={"u": tmp_path / "u.arpa"}, test_texts={"test": tmp_path / "text"})
-    assert "| u | 3.00 (1 OOV) |" in (tmp_path / "RESULTS.md").read_text()
+    assert "| u | 4 | 3.00 (1 OOV) |" in (tmp_path / "RESULTS.md").read_text()
 
 
 def test_results_md_compares_lexicons_and_lms_side_by_side(tmp_path: Path) -> None:

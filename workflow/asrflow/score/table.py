@@ -137,10 +137,11 @@ def lm_md(lms: dict[str, Path], test_texts: dict[str, Path]) -> str:
     sets = sorted(test_texts)
     texts = {t: list(read_kaldi_table(test_texts[t]).values()) for t in sets}
     lines = ["", "## Language models", "", "Perplexity on the test transcripts (one </s> per sentence; OOVs skipped, "
-             "counted in brackets).", "", "| lm | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
+             "counted in brackets) and n-grams per order (after any pruning).", "",
+             "| lm | n-grams | " + " | ".join(sets) + " |", "|---|---|" + "---|" * len(sets)]
     for name, arpa in lms.items():
         lm = read_arpa(arpa)
-        cells = []
+        cells = ["/".join(str(len(lm[n])) for n in sorted(lm))]
         for t in sets:
             stats = score_sentences(lm, texts[t])
             cells.append(f"{stats.perplexity:.2f}" + (f" ({stats.oovs} OOV)" if stats.oovs else ""))
