@@ -146,7 +146,7 @@ def test_adding_an_lm_decodes_with_it_and_retrains_nothing(synth: list[str], tmp
 def test_a_new_lexicon_retrains_from_lang_but_not_data_or_features(synth: list[str], tmp_path: Path) -> None:
     conf = tmp_path / "lexicon.yaml"
     # the same digits lexicon beside the first under another name, with the monophone stage only
-    conf.write_text("lexicons: {digits_again: {}}\nvariant_stages: [mono]\n")
+    conf.write_text("lexicons: {digits_again: {stages: [mono]}}\n")
     rules = planned_rules("--configfile", "conf/synth_digits.yaml", str(conf), *synth[synth.index("--config"):])
     assert rules == {"lang", "G", "mono", "graph", "decode", "score", "summary", "all"}
     conf.write_text("lexicon: {name: digits_renamed}\n")  # the primary lexicon swapped: its whole ladder

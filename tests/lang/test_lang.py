@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import kaldifst
@@ -122,3 +123,58 @@ def test_oov_unk_maps_training_oovs_to_the_oov_word(tmp_path: Path) -> None:
     assert main(["--lexicon", lexicon, "--cfg", "{}", "--train-text", str(text), "--out", str(tmp_path / "lang")]) == 0
     lang = LangDir(tmp_path / "lang")
     assert lang.word_ids("ONE MAYBE TWO") == [lang.words["ONE"], lang.words["<UNK>"], lang.words["TWO"]]
+
+
+def best_cost(lang: LangDir, phones: list[str]) -> float:
+    """Cost of L's best path for the phone sequence."""
+    acceptor = kaldifst.make_linear_acceptor([lang.phones[p] for p in phones])
+    lfst = lang.lexicon_fst()
+    kaldifst.arcsort(lfst, sort_type="ilabel")
+    best = kaldifst.shortest_path(kaldifst.compose(acceptor, lfst))
+    return sum(arc.weight.value for s in kaldifst.StateIterator(best) for arc in kaldifst.ArcIterator(best, s)) + sum(
+        best.final(s).value for s in kaldifst.StateIterator(best) if best.final(s).value != float("inf"))
+
+
+def test_lexiconp_probabilities_weight_the_pronunciations(tmp_path: Path) -> None:
+    (tmp_path / "lexiconp.txt").write_text("TOMATO 1.0 T AH M EY T OW\nTOMATO 0.25 T AH M AA T OW\nYES 1.0 Y EH S\n")
+    text = tmp_path / "text"
+    text.write_text("u1 TOMATO YES\n")
+    lexicon = '{"source": "file", "path": "%s"}' % (tmp_path / "lexiconp.txt")
+    assert main(["--lexicon", lexicon, "--cfg", "{}", "--train-text", str(text), "--out", str(tmp_path / "lang")]) == 0
+    lang = LangDir(tmp_path / "lang")
+    # the second pronunciation costs -ln 0.25 more than the first, the rest of the path being equal
+    diff = best_cost(lang, "T AH M AA T OW".split()) - best_cost(lang, "T AH M EY T OW".split())
+    assert diff == pytest.approx(math.log(4), abs=1e-4)
+    assert "TOMATO 0.25 T AH M AA T OW" in (tmp_path / "lang/lexiconp.txt").read_text()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("A 1.0 AH\nB B IY\n", r"lexicon.txt:2: mixes lexicon.txt and lexiconp.txt"),
+    ("A 1.5 AH\n", r"lexicon.txt:1: pronunciation probability 1.5"),
+    ("A 0.5\n", r"followed by phones"),
+])
+def test_bad_lexiconp_lines_name_file_and_line(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "lexicon.txt").write_text(text)
+    with pytest.raises(AsrflowError, match=message):
+        read_lexicon(tmp_path / "lexicon.txt")
+
+
+def test_bpe_lexicon_spells_every_word_in_pieces_and_builds_a_lang_dir(tmp_path: Path) -> None:
+    text = tmp_path / "text"
+    sentences = ["PITTSBURGH", "P I T T", "ONE FIVE TWO ONE THREE", "YES", "NO", "STOP", "ENTER SEVEN", "REPEAT"]
+    text.write_text("".join(f"u{i} {s}\n" for i, s in enumerate(sentences * 5)))
+    lexicon = '{"source": "bpe", "bpe": {"vocab_size": 40}}'
+    assert main(["--lexicon", lexicon, "--cfg", "{}", "--train-text", str(text), "--out", str(tmp_path / "lang")]) == 0
+    lang = LangDir(tmp_path / "lang")
+    assert (tmp_path / "lang/bpe.model").is_file()
+    entries = dict(read_lexicon(tmp_path / "lang/lexicon.txt"))
+    assert len(entries["PITTSBURGH"]) < len("PITTSBURGH")  # merged pieces, not letters
+    # each word opens with a word-start unit (a piece `_W`, or the bare mark WORD_START) and has none inside
+    for word, pron in entries.items():
+        if word == "<UNK>":
+            continue
+        assert pron[0] == "WORD_START" or pron[0].endswith("_W"), pron
+        assert not any(p == "WORD_START" or p.endswith("_W") for p in pron[1:]), pron
+    # L spells a sentence in its pieces
+    pieces = [p for w in ("YES", "STOP") for p in entries[w]]
+    assert transduce(lang, pieces) == ["YES", "STOP"]

@@ -62,7 +62,18 @@ def expand_lexicon(section: dict) -> dict:
 
 
 LEX = config["lexicon"]["name"]  # the primary lexicon: lang_<LEX>/, acoustic models in exp_<LEX>/
-LEXICONS = {n: expand_lexicon(s) for n, s in named_variants(config["lexicon"], config["lexicons"], "lexicons").items()}
+if "stages" in config["lexicon"]:
+    raise WorkflowError("lexicon.stages is for extra lexicons (`lexicons`); the primary lexicon trains all `stages`")
+# the lexicon sections (without `stages`: what the lang stage reads) and the stages trained per lexicon
+LEXICONS = {n: expand_lexicon({k: v for k, v in s.items() if k != "stages"})
+            for n, s in named_variants(config["lexicon"], config["lexicons"], "lexicons").items()}
+STAGES_OF = {LEX: STAGES}
+for _lex, _fields in config["lexicons"].items():
+    STAGES_OF[_lex] = [s for s in STAGES if s in (_fields.get("stages") or STAGES)]
+    for _s in _fields.get("stages") or []:
+        _from = config.get(_s, {}).get("align_from", "mono" if _s in TRI_STAGES else None)
+        if _s not in STAGES or (_from is not None and _from not in STAGES_OF[_lex]):
+            raise WorkflowError(f"lexicons.{_lex}.stages: {_s!r} must be in `stages`, with the stage it aligns from")
 LM = config["lm"]["name"]  # the primary first-pass LM; its lattices are the ones rescore_lm rescores
 FIRST_LMS = named_variants(config["lm"], config["lms"], "lms")
 RLM = (config.get("rescore_lm") or {}).get("name")  # the rescoring LM, or None
@@ -74,14 +85,6 @@ if GRAMMAR_LMS and (LM in GRAMMAR_LMS or RLM in GRAMMAR_LMS):
     raise WorkflowError(f"lm and rescore_lm must be n-gram LMs (grammar decodes are scored against the lm's): "
                         f"put the command grammar {GRAMMAR_LMS[0]!r} under `lms`")
 NGRAM_LMS = [n for n in LMS if n not in GRAMMAR_LMS]
-_variant_stages = config["variant_stages"] or STAGES
-for _s in _variant_stages:
-    _from = config.get(_s, {}).get("align_from", "mono" if _s in TRI_STAGES else None)
-    if _s not in STAGES or (_from is not None and _from not in _variant_stages):
-        raise WorkflowError(f"variant_stages: {_s!r} must be in `stages`, with the stage it aligns from")
-# the acoustic-model stages trained per lexicon
-STAGES_OF = {lex: STAGES if lex == LEX else [s for s in STAGES if s in _variant_stages] for lex in LEXICONS}
-
 
 def scored_stages(lex: str) -> list[str]:
     """The stages scored for one lexicon: its stages, plus <net>_k2 for each CTC/MMI network (k2 decoding)."""

@@ -12,8 +12,8 @@ rule lm:
         arpa=f"{R}/lm_{{lm}}/lm.arpa",
     wildcard_constraints:
         lm="|".join(NGRAM_LMS),
-    params:
-        cfg=lambda w: arg(LMS[w.lm]),
+    params:  # the n-gram's own knobs: a grammar's rejection threshold must not retrain it
+        cfg=lambda w: arg({k: v for k, v in LMS[w.lm].items() if k not in ("grammar", "reject_threshold")}),
     log:
         f"{R}/logs/lm_{{lm}}.log",
     shell:

@@ -1,4 +1,5 @@
-"""CLI of the lang stage: lexicon (Kaldi file, Sphinx dictionary, CMUdict or graphemes) + training text → lang dir."""
+"""CLI of the lang stage: lexicon (Kaldi file, Sphinx dictionary, CMUdict, graphemes or BPE pieces) + training text
+→ lang dir."""
 
 from __future__ import annotations
 
@@ -8,29 +9,34 @@ import tempfile
 from pathlib import Path
 
 from asrflow.common import AsrflowError, cli_main, get_logger, parse_json_arg, read_kaldi_table
+from asrflow.lang.bpe import bpe_lexicon, train_bpe
 from asrflow.lang.g2p import G2P, G2PConfig
-from asrflow.lang.lexicon import (Lexicon, check_oov, cmudict_entries, cmudict_lexicon, find_oov, grapheme_lexicon,
-                                  read_lexicon, read_sphinx_dict)
+from asrflow.lang.lexicon import (Lexicon, PronProbs, check_oov, cmudict_entries, cmudict_lexicon, find_oov,
+                                  grapheme_lexicon, read_lexicon_probs, read_sphinx_dict)
 from asrflow.lang.prepare import LangConfig, prepare_lang
 
 log = get_logger("asrflow.lang")
-SOURCES = ("file", "sphinx", "cmudict", "grapheme")
+SOURCES = ("file", "sphinx", "cmudict", "grapheme", "bpe")
 OOV_POLICIES = ("error", "unk", "g2p")
-G2P_MODEL, G2P_LEXICON = "g2p.arpa", "g2p_lexicon.txt"
+G2P_MODEL, G2P_LEXICON, BPE_MODEL = "g2p.arpa", "g2p_lexicon.txt", "bpe.model"
 
 
-def load_lexicon(cfg: dict, texts: dict[str, str]) -> Lexicon:
-    """The lexicon named by the `lexicon` config section; CMUdict and graphemes cover exactly the training words."""
+def load_lexicon(cfg: dict, texts: dict[str, str], work: Path) -> tuple[Lexicon, PronProbs, dict[str, Path]]:
+    """The lexicon named by the `lexicon` config section, its pronunciation probabilities (a lexiconp file's) and
+    files to keep in the lang dir (the BPE model); CMUdict, graphemes and BPE cover exactly the training words."""
     source = cfg.get("source")
     words = {w for t in texts.values() for w in t.split()}
     if source == "file":
-        return read_lexicon(Path(cfg["path"]))
+        return (*read_lexicon_probs(Path(cfg["path"])), {})
     if source == "sphinx":
-        return read_sphinx_dict(Path(cfg["path"]))
+        return read_sphinx_dict(Path(cfg["path"])), {}, {}
     if source == "cmudict":
-        return cmudict_lexicon(words, strict=cfg.get("oov", "error") == "error")
+        return cmudict_lexicon(words, strict=cfg.get("oov", "error") == "error"), {}, {}
     if source == "grapheme":
-        return grapheme_lexicon(words)
+        return grapheme_lexicon(words), {}, {}
+    if source == "bpe":
+        model = train_bpe(list(texts.values()), int((cfg.get("bpe") or {}).get("vocab_size", 100)), work / "bpe")
+        return bpe_lexicon(words, model), {}, {BPE_MODEL: model}
     raise AsrflowError(f"lexicon.source must be one of {', '.join(SOURCES)}, got {source!r}")
 
 
@@ -59,22 +65,22 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     if policy not in OOV_POLICIES:
         raise AsrflowError(f"lexicon.oov must be one of {', '.join(OOV_POLICIES)}, got {policy!r}")
     dropped = set(cfg.get("drop") or ())
-    lexicon = [e for e in load_lexicon(cfg, texts) if e[0] not in dropped]
     lang = LangConfig.from_dict(parse_json_arg(args.cfg, "--cfg"))
-    if policy == "error":
-        check_oov(lexicon, texts, f"the training transcripts {args.train_text}")
-    elif policy == "g2p":
-        if oov_words := sorted(find_oov(lexicon, texts)):
-            with tempfile.TemporaryDirectory() as work:
-                entries, extra = g2p_pronunciations(cfg, lexicon, oov_words, dropped, Path(work))
-                prepare_lang([*lexicon, *entries], args.out, lang, extra)
-            return
-    elif oov := find_oov(lexicon, texts):
-        if not lang.oov_word:
-            raise AsrflowError("lexicon.oov is unk but lang.oov_word is empty: name the OOV word (e.g. <UNK>)")
-        log.warning("%d OOV word(s) in %s map to %s: %s", len(oov), args.train_text, lang.oov_word,
-                    " ".join(sorted(oov)[:30]))
-    prepare_lang(lexicon, args.out, lang)
+    with tempfile.TemporaryDirectory() as work:
+        loaded, probs, extra = load_lexicon(cfg, texts, Path(work))
+        lexicon = [e for e in loaded if e[0] not in dropped]
+        if policy == "error":
+            check_oov(lexicon, texts, f"the training transcripts {args.train_text}")
+        elif policy == "g2p":
+            if oov_words := sorted(find_oov(lexicon, texts)):
+                entries, g2p_files = g2p_pronunciations(cfg, lexicon, oov_words, dropped, Path(work))
+                lexicon, extra = [*lexicon, *entries], {**extra, **g2p_files}
+        elif oov := find_oov(lexicon, texts):
+            if not lang.oov_word:
+                raise AsrflowError("lexicon.oov is unk but lang.oov_word is empty: name the OOV word (e.g. <UNK>)")
+            log.warning("%d OOV word(s) in %s map to %s: %s", len(oov), args.train_text, lang.oov_word,
+                        " ".join(sorted(oov)[:30]))
+        prepare_lang(lexicon, args.out, lang, extra, probs)
 
 
 def build_parser() -> argparse.ArgumentParser:

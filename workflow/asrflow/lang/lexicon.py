@@ -11,18 +11,30 @@ from asrflow.common import AsrflowError
 
 Lexicon = list[tuple[str, tuple[str, ...]]]
 """(word, phones) pairs in file order; a word may have several pronunciations."""
+PronProbs = dict[tuple[str, tuple[str, ...]], float]
+"""Pronunciation probabilities of (word, phones) entries, from a Kaldi lexiconp.txt (`WORD PROB PH1 ...`)."""
 
 _PHONE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
-def _read_entries(path: Path, what: str, sphinx: bool) -> Lexicon:
+def _pron_prob(field: str) -> float | None:
+    """The field as a pronunciation probability if it is a number (phone names start with a letter), else None."""
+    try:
+        return float(field)
+    except ValueError:
+        return None
+
+
+def _read_entries(path: Path, what: str, sphinx: bool, probs: PronProbs | None = None) -> Lexicon:
     """Read `WORD PH1 PH2 ...` lines with file:line errors; `sphinx`: `WORD(2)` variants, phones upper-cased, and
-    repeated entries skipped (Sphinx dictionaries repeat some) instead of rejected (Kaldi's lexicon may not)."""
+    repeated entries skipped (Sphinx dictionaries repeat some) instead of rejected (Kaldi's lexicon may not).
+    Lines in lexiconp form (`WORD PROB PH1 ...`, every line or none) put their probability into `probs`."""
     if not path.is_file():
         raise AsrflowError(f"{what} {path} does not exist; set lexicon.path to a "
                            f"{'CMU Sphinx .dic file' if sphinx else 'Kaldi lexicon.txt'}")
     entries: Lexicon = []
     seen: set[tuple[str, tuple[str, ...]]] = set()
+    with_probs = False  # the first entry decides: lexicon.txt or lexiconp.txt form
     for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = unicodedata.normalize("NFKC", raw).strip()
         if not line or line.startswith(";;;"):
@@ -31,6 +43,15 @@ def _read_entries(path: Path, what: str, sphinx: bool) -> Lexicon:
         if len(fields) < 2:
             raise AsrflowError(f"{path}:{n}: word {fields[0]!r} has no phones; expected 'WORD PH1 PH2 ...'")
         word, phones = fields[0], tuple(fields[1:])
+        prob = None if sphinx else _pron_prob(fields[1])
+        if entries and (prob is not None) != with_probs:
+            raise AsrflowError(f"{path}:{n}: mixes lexicon.txt and lexiconp.txt lines (`WORD PROB PH1 ...`); use "
+                               "one form throughout")
+        if prob is not None:
+            if not 0.0 < prob <= 1.0 or len(fields) < 3:
+                raise AsrflowError(f"{path}:{n}: pronunciation probability {fields[1]} of {word!r} must be in (0, 1] "
+                                   "and followed by phones")
+            phones = tuple(fields[2:])
         if sphinx:
             m = _SPHINX_VARIANT.match(word)
             word, phones = (m[1] if m else word), tuple(p.upper() for p in phones)
@@ -43,14 +64,24 @@ def _read_entries(path: Path, what: str, sphinx: bool) -> Lexicon:
             raise AsrflowError(f"{path}:{n}: duplicate entry {word} {' '.join(phones)}; remove one of them")
         seen.add((word, phones))
         entries.append((word, phones))
+        with_probs = prob is not None
+        if with_probs and probs is not None:
+            probs[(word, phones)] = prob
     if not entries:
         raise AsrflowError(f"{what} {path} has no entries")
     return entries
 
 
+def read_lexicon_probs(path: Path) -> tuple[Lexicon, PronProbs]:
+    """Read a Kaldi `lexicon.txt` (`WORD PH1 PH2 ...`) or `lexiconp.txt` (`WORD PROB PH1 ...`: the probabilities
+    are returned too, else none), rejecting malformed lines with file:line errors."""
+    probs: PronProbs = {}
+    return _read_entries(path, "lexicon file", sphinx=False, probs=probs), probs
+
+
 def read_lexicon(path: Path) -> Lexicon:
-    """Read a Kaldi `lexicon.txt` (`WORD PH1 PH2 ...`), rejecting malformed lines with file:line errors."""
-    return _read_entries(path, "lexicon file", sphinx=False)
+    """The entries of a Kaldi `lexicon.txt` or `lexiconp.txt` (see `read_lexicon_probs`)."""
+    return read_lexicon_probs(path)[0]
 
 
 _SPHINX_VARIANT = re.compile(r"^(.+?)\(\d+\)$")

@@ -10,7 +10,7 @@ from pathlib import Path
 import kaldifst
 
 from asrflow.common import AsrflowError, atomic_path
-from asrflow.lang.lexicon import Lexicon
+from asrflow.lang.lexicon import Lexicon, PronProbs
 
 POSITIONS = ("_B", "_E", "_I", "_S")
 
@@ -88,8 +88,10 @@ def _lexicon_fst_text(
     sil: str,
     sil_prob: float,
     word0_loop: bool,
+    pron_costs: list[float] | None = None,
 ) -> str:
-    """OpenFST text of L with optional silence between words (Kaldi's make_lexicon_fst semantics)."""
+    """OpenFST text of L with optional silence between words (Kaldi's make_lexicon_fst semantics); `pron_costs`
+    (-ln of each entry's pronunciation probability) go on the entry's last arc."""
     sil_cost, no_sil_cost = -math.log(sil_prob), -math.log(1.0 - sil_prob)
     start, loop, sil_state = 0, 1, 2
     arcs = [
@@ -98,14 +100,15 @@ def _lexicon_fst_text(
         f"{sil_state} {loop} {sil} <eps> 0",
     ]
     nxt = 3
-    for word, pron in entries:
+    for k, (word, pron) in enumerate(entries):
+        pron_cost = pron_costs[k] if pron_costs else 0.0
         src = loop
         for i, ph in enumerate(pron[:-1]):
             arcs.append(f"{src} {nxt} {ph} {word if i == 0 else '<eps>'} 0")
             src, nxt = nxt, nxt + 1
         out = word if len(pron) == 1 else "<eps>"
-        arcs.append(f"{src} {loop} {pron[-1]} {out} {no_sil_cost}")
-        arcs.append(f"{src} {sil_state} {pron[-1]} {out} {sil_cost}")
+        arcs.append(f"{src} {loop} {pron[-1]} {out} {no_sil_cost + pron_cost}")
+        arcs.append(f"{src} {sil_state} {pron[-1]} {out} {sil_cost + pron_cost}")
     if word0_loop:
         arcs.append(f"{loop} {loop} #0 #0 0")
     arcs.append(f"{loop} 0")
@@ -133,9 +136,11 @@ def _write_list(path: Path, items: list[str], ids: dict[str, int]) -> None:
     path.with_suffix(".int").write_text("".join(f"{ids[x]}\n" for x in items))
 
 
-def prepare_lang(lexicon: Lexicon, out_dir: Path, cfg: LangConfig, extra: dict[str, Path] | None = None) -> None:
+def prepare_lang(lexicon: Lexicon, out_dir: Path, cfg: LangConfig, extra: dict[str, Path] | None = None,
+                 probs: PronProbs | None = None) -> None:
     """Write a complete, validated Kaldi lang directory for `lexicon` to `out_dir` atomically; `extra` files
-    (name -> written file, e.g. the G2P model) are moved in with it."""
+    (name -> written file, e.g. the G2P model) are moved in with it; `probs` (pronunciation probabilities, entries
+    without one count 1.0) weight L's pronunciations and are kept as lexiconp.txt."""
     words_in = {w for w, _ in lexicon}
     add_oov = bool(cfg.oov_word) and cfg.oov_word not in words_in
     lex = [*lexicon, *([(cfg.oov_word, (cfg.oov_phone,))] if add_oov else [])]
@@ -189,9 +194,13 @@ def prepare_lang(lexicon: Lexicon, out_dir: Path, cfg: LangConfig, extra: dict[s
             _topo([phone_id[p] for p in nonsil_phones], [phone_id[p] for p in sil_phones],
                   cfg.num_nonsil_states, cfg.num_sil_states)
         )
+        costs = [-math.log((probs or {}).get(entry, 1.0)) for entry in lex] if probs else None
+        if probs:
+            (tmp / "lexiconp.txt").write_text("".join(f"{w} {probs.get((w, base), 1.0):g} {' '.join(p)}\n"
+                                                      for (w, base), p in zip(lex, prons)))
         entries = [(w, p) for (w, _), p in zip(lex, prons)]
-        _compile(_lexicon_fst_text(entries, cfg.optional_silence, cfg.sil_prob, False),
+        _compile(_lexicon_fst_text(entries, cfg.optional_silence, cfg.sil_prob, False, costs),
                  phones, words, tmp / "L.fst")
         entries_d = [(w, p) for (w, _), p in zip(lex, prons_d)]
-        _compile(_lexicon_fst_text(entries_d, cfg.optional_silence, cfg.sil_prob, True),
+        _compile(_lexicon_fst_text(entries_d, cfg.optional_silence, cfg.sil_prob, True, costs),
                  phones, words, tmp / "L_disambig.fst")
