@@ -164,3 +164,17 @@ def test_unknown_recipe_names_the_choices() -> None:
     out = snakemake("-n", "--config", "recipe=nope", check=False)
     text = out.stdout + out.stderr
     assert out.returncode != 0 and "nope" in text and "yesno" in text
+
+
+def test_a_command_grammar_as_the_primary_lm_is_refused(tmp_path: Path) -> None:
+    conf = tmp_path / "grammar.yaml"
+    conf.write_text("lm: {name: cmds, source: grammar, grammar: lang/an4/commands.grammar}\n")
+    out = snakemake("-n", "--configfile", "conf/synth_digits.yaml", str(conf), check=False)
+    assert out.returncode != 0 and "put the command grammar 'cmds' under `lms`" in out.stdout + out.stderr
+
+
+def test_an_extra_lexicon_with_the_primary_name_is_refused(tmp_path: Path) -> None:
+    conf = tmp_path / "lexicons.yaml"
+    conf.write_text("lexicons: {digits: {source: grapheme}}\n")
+    out = snakemake("-n", "--configfile", "conf/synth_digits.yaml", str(conf), check=False)
+    assert out.returncode != 0 and "'digits' is the primary's name" in out.stdout + out.stderr
