@@ -198,7 +198,9 @@ def test_results_md_reports_command_grammar_decodes(tmp_path: Path) -> None:
                                   "in_grammar": 40, "out_of_grammar": 60, "threshold": 1.0, "oog_rejected": 81.7,
                                   "false_rejected": 5.0, "equal_error_rate": 8.3, "wer": 4.2, "ins": 1, "del": 2,
                                   "sub": 7, "words": 240}))
-    summarize([write_json(tmp_path / "a.json", stage="tri3", test_set="dev", wer=5.0)], tmp_path / "wer.tsv",
-              tmp_path / "RESULTS.md", "an4", grammar_reports=[report])
-    assert "| tri3 | cmudict | commands | dev | 40 | 4.20 (1/2/7 of 240) | 60 | 1 | 81.7 | 5.0 | 8.3 |" in (
-        tmp_path / "RESULTS.md").read_text()
+    scores = [write_json(tmp_path / f"{lm}.json", stage="tri3", test_set="dev", wer=wer, lm=lm, lexicon="cmudict")
+              for lm, wer in (("tg", 5.0), ("bg", 6.0), ("commands", 60.0))]
+    summarize(scores, tmp_path / "wer.tsv", tmp_path / "RESULTS.md", "an4", grammar_reports=[report])
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| tri3 | cmudict | commands | dev | 40 | 4.20 (1/2/7 of 240) | 60 | 1 | 81.7 | 5.0 | 8.3 |" in text
+    assert "| stage | lexicon | bg | tg |" in text  # the grammar is not an LM column

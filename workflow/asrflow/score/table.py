@@ -66,14 +66,18 @@ def summarize(
     if published is not None:
         columns = [*columns, "published wer"]
         table = [cells + [published_cell(published, row["stage"], row["test_set"])] for cells, row in zip(table, rows)]
-    write_text_atomic(out_md, results_md(recipe, columns, table) + variants_md(rows) + grammar_md(grammar_reports or [])
+    write_text_atomic(out_md, results_md(recipe, columns, table) + variants_md(rows, grammar_reports or [])
+                      + grammar_md(grammar_reports or [])
                       + lexicon_md(langs or {})
                       + lm_md(lms or {}, test_texts or {}) + training_md(train_logs or []))
 
 
-def variants_md(rows: list[dict]) -> str:
+def variants_md(rows: list[dict], grammar_reports: list[Path]) -> str:
     """RESULTS.md section, when several lexicons or LMs were decoded: WER per stage × lexicon (rows) and LM (columns),
-    one table per test set, in the rows' sorted order; rescored LMs are columns too."""
+    one table per test set, in the rows' sorted order; rescored LMs are columns too, command grammars are not
+    (their WER over every utterance says little: see their own section)."""
+    grammars = {json.loads(Path(p).read_text(encoding="utf-8"))["lm"] for p in grammar_reports}
+    rows = [r for r in rows if str(r.get("lm", "")) not in grammars]
     lexicons = list(dict.fromkeys(str(r.get("lexicon", "")) for r in rows))
     lms = list(dict.fromkeys(str(r.get("lm", "")) for r in rows))
     if len(lexicons) < 2 and len(lms) < 2:
