@@ -84,6 +84,9 @@ GRAMMAR_LMS = [n for n, c in LMS.items() if c["source"] == "grammar"]  # command
 if GRAMMAR_LMS and (LM in GRAMMAR_LMS or RLM in GRAMMAR_LMS):
     raise WorkflowError(f"lm and rescore_lm must be n-gram LMs (grammar decodes are scored against the lm's): "
                         f"put the command grammar {GRAMMAR_LMS[0]!r} under `lms`")
+for _g in GRAMMAR_LMS:
+    if not LMS[_g].get("grammar"):
+        raise WorkflowError(f"lms.{_g} has source grammar but no `grammar:` file (e.g. lang/an4/commands.grammar)")
 NGRAM_LMS = [n for n in LMS if n not in GRAMMAR_LMS]
 
 def scored_stages(lex: str) -> list[str]:

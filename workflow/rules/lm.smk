@@ -38,7 +38,7 @@ if GRAMMAR_LMS:
 
     rule G_grammar:
         input:
-            grammar=lambda w: LMS[w.lm]["grammar"] or [],
+            grammar=lambda w: LMS[w.lm]["grammar"],
             words=f"{LANG}/words.txt",
         output:
             f"{R}/lm_{{lm}}/G_{{lex}}.fst",
