@@ -54,3 +54,22 @@ def test_ctc_hlg_decoding_kaldi_and_k2_agree(yesno_system, ctc_dir: tuple[Path, 
         hyps[decoder] = read_kaldi_table(tmp_path / decoder / "hyp.txt")
     assert hyps["kaldi"] == hyps["k2"]
     assert score(read_kaldi_table(test / "kaldi/text"), hyps["kaldi"], None).total.wer <= bound
+
+
+def test_restarts_keep_the_lowest_validation_loss(yesno_system, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each restart trains from its own seed; the run whose best epoch validates lowest is returned."""
+    import asrflow.nnet.ctc as ctc_module
+    from asrflow.nnet.train import TrainResult
+
+    losses = {0: 0.05, 1000: 0.004, 2000: 0.009}  # seed -> best validation loss (restart 2 wins)
+    seeds = []
+
+    def fake_train(train, valid, num_outputs, cfg, mmi=None) -> TrainResult:
+        seeds.append(cfg.seed)
+        return TrainResult(model=None, history=[{"epoch": 1, "valid_loss": losses[cfg.seed] + 0.1},
+                                                {"epoch": 2, "valid_loss": losses[cfg.seed]}])
+
+    monkeypatch.setattr(ctc_module, "train_ctc", fake_train)
+    cfg = CtcConfig.from_dict({"restarts": 3, "seed": 0})
+    result = train_ctc_model(yesno_system.data / "train", yesno_system.lang, cfg)
+    assert seeds == [0, 1000, 2000] and result.history[-1]["valid_loss"] == 0.004

@@ -10,7 +10,7 @@ whose leading silences are short, it cost 18.7% -> 32.2% on dev, so it is off by
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import kaldifst
@@ -36,6 +36,7 @@ class CtcConfig:
     valid_fraction: float = 0.1
     acoustic_scale: float = 1.0  # scale of the log-posteriors in graph decoding
     edge_silence: bool = False  # targets start and end with the optional-silence phone
+    restarts: int = 1  # trainings from different seeds; the one with the lowest validation loss is kept
     objective: str = "ctc"  # ctc | mmi (k2 LF-MMI with a phone-bigram denominator; `mmi` knobs below)
     mmi: MmiOptions = field(default_factory=MmiOptions)
     nnet: TrainConfig = field(default_factory=TrainConfig)
@@ -55,7 +56,7 @@ class CtcConfig:
         """Split the flat config section into the stage's own keys, MmiOptions' and TrainConfig's."""
         cfg = dict(cfg)
         own = {k: cfg.pop(k) for k in ("deltas", "cmvn", "norm_vars", "valid_fraction", "acoustic_scale",
-                                         "edge_silence", "objective") if k in cfg}
+                                         "edge_silence", "objective", "restarts") if k in cfg}
         mmi = MmiOptions(**{k: cfg.pop(k) for k in ("den_scale", "output_beam", "ctc_weight") if k in cfg})
         return cls(**own, mmi=mmi, nnet=TrainConfig.from_dict(cfg))
 
@@ -92,5 +93,12 @@ def train_ctc_model(part_dir: Path, lang_dir: Path, cfg: CtcConfig) -> TrainResu
         log.warning("%d utterance(s) have no speech phones and are skipped: %s", len(empty), " ".join(empty[:5]))
     targets = {u: t for u, t in targets.items() if len(t)}
     train, valid = split_train_valid(part_dir, feats, targets, cfg.valid_fraction, cfg.nnet.seed)
-    return train_ctc(train, valid, num_ctc_outputs(lang), cfg.nnet,
-                     mmi=cfg.mmi if cfg.objective == "mmi" else None)
+    best: TrainResult | None = None
+    for k in range(cfg.restarts):  # small CTC nets can stall on the all-blank plateau from some initialisations
+        result = train_ctc(train, valid, num_ctc_outputs(lang), replace(cfg.nnet, seed=cfg.nnet.seed + 1000 * k),
+                           mmi=cfg.mmi if cfg.objective == "mmi" else None)
+        loss = min(h["valid_loss"] for h in result.history)
+        log.info("restart %d of %d: best validation loss %.4f", k + 1, cfg.restarts, loss)
+        if best is None or loss < min(h["valid_loss"] for h in best.history):
+            best = result
+    return best
