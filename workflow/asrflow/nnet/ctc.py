@@ -93,12 +93,12 @@ def train_ctc_model(part_dir: Path, lang_dir: Path, cfg: CtcConfig) -> TrainResu
         log.warning("%d utterance(s) have no speech phones and are skipped: %s", len(empty), " ".join(empty[:5]))
     targets = {u: t for u, t in targets.items() if len(t)}
     train, valid = split_train_valid(part_dir, feats, targets, cfg.valid_fraction, cfg.nnet.seed)
-    best: TrainResult | None = None
+    best, best_loss = None, float("inf")
     for k in range(cfg.restarts):  # small CTC nets can stall on the all-blank plateau from some initialisations
         result = train_ctc(train, valid, num_ctc_outputs(lang), replace(cfg.nnet, seed=cfg.nnet.seed + 1000 * k),
                            mmi=cfg.mmi if cfg.objective == "mmi" else None)
         loss = min(h["valid_loss"] for h in result.history)
         log.info("restart %d of %d: best validation loss %.4f", k + 1, cfg.restarts, loss)
-        if best is None or loss < min(h["valid_loss"] for h in best.history):
-            best = result
+        if loss < best_loss:
+            best, best_loss = result, loss
     return best

@@ -125,9 +125,9 @@ def lexicon_md(langs: dict[str, Path]) -> str:
         words = [w for w in read_symbols(lang / "words.txt") if not w.startswith("#") and w not in ("<eps>", "<s>", "</s>")]
         phones = [p for p in read_symbols(lang / "phones.txt") if not p.startswith("#") and p != "<eps>"]
         g2p = lang / "g2p_lexicon.txt"
-        generated = sum(1 for line in g2p.read_text(encoding="utf-8").splitlines() if line.strip()) if g2p.is_file() else 0
-        lines.append(f"| {name} | {len(words)} | {len(phones)} | {generated} (`lang_{name}/g2p_lexicon.txt`) |"
-                     if g2p.is_file() else f"| {name} | {len(words)} | {len(phones)} | 0 |")
+        generated = (f"{sum(1 for x in g2p.read_text(encoding='utf-8').splitlines() if x.strip())} "
+                     f"(`lang_{name}/g2p_lexicon.txt`)" if g2p.is_file() else "0")
+        lines.append(f"| {name} | {len(words)} | {len(phones)} | {generated} |")
     return "\n".join(lines) + "\n"
 
 
