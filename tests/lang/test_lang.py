@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import kaldifst
@@ -40,6 +41,15 @@ def test_tables_follow_kaldi_conventions(digits: LangDir) -> None:
     assert list(digits.words)[-3:] == ["#0", "<s>", "</s>"]
     assert digits.oov == "<UNK>" and digits.phones["SPN"] in digits.silence
     assert [digits.id2phone[i] for i in digits.disambig] == ["#0"]
+
+
+def test_topology_transitions_sum_to_one(digits: LangDir) -> None:
+    """Every emitting state of both topologies (speech and Kaldi's ergodic silence) is a distribution."""
+    states = re.findall(r"<State> \d+ <PdfClass> \d+ (.*?) </State>", digits.topo_text)
+    assert len(states) == 3 + 5
+    for state in states:
+        probs = [float(p) for p in re.findall(r"<Transition> \d+ ([0-9.e-]+)", state)]
+        assert sum(probs) == pytest.approx(1.0)
 
 
 def test_lexicon_fst_spells_words_with_optional_silence(digits: LangDir) -> None:

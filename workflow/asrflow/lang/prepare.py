@@ -70,7 +70,7 @@ def _topo(nonsil: list[int], sil: list[int], n_nonsil: int, n_sil: int) -> str:
     lines += [f"<State> {n_nonsil} </State>", "</TopologyEntry>"]
     lines += ["<TopologyEntry>", "<ForPhones>", " ".join(map(str, sil)), "</ForPhones>"]
     last = n_sil - 1
-    p = 1.0 / n_sil
+    p = 1.0 / last  # each ergodic state has `last` transitions (Kaldi's gen_topo.pl: 1 / (num_sil_states - 1))
     lines.append(
         "<State> 0 <PdfClass> 0 " + " ".join(f"<Transition> {t} {p:g}" for t in range(last)) + " </State>"
     )
