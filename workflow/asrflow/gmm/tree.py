@@ -407,15 +407,15 @@ def _grow(splitter: _Splitter, roots: list[np.ndarray], num_leaves: int, thresh:
 def build_tree(stats: TreeStats, roots: list[list[int]], questions: list[list[int]], num_pdf_classes: dict[int, int],
                num_leaves: int, thresh: float = 0.0, cluster_thresh: float = -1.0, context_width: int = 3,
                central_position: int = 1, var_floor: float = 0.01,
-               min_count: float = 100.0) -> tuple[khg.ContextDependency, LeafStats]:
+               min_count: float = 0.0) -> tuple[khg.ContextDependency, LeafStats]:
     """Kaldi's build-tree with every root "shared split": grow greedily, then merge leaves within each root.
 
     The stub is a table on the central phone with one leaf per root (a phone set, all its pdf classes).
     The leaf/question of largest likelihood gain (GaussClusterable objective) is split while there are fewer
     than `num_leaves` leaves and the gain exceeds `thresh`; questions are `questions` on every window position
     (the central one too: a root may hold several phones) and `pdf_class_questions` on the pdf class.
-    Unlike Kaldi, each answer must keep >= `min_count` frames (0 reproduces Kaldi). Then leaves of one root are
-    merged while the loss is below `cluster_thresh` (negative: the smallest split gain; 0: no merging).
+    Optionally each answer must keep >= `min_count` frames (the default 0 is Kaldi's build-tree). Then leaves of
+    one root are merged while the loss is below `cluster_thresh` (negative: the smallest split gain; 0: no merging).
     Values never seen in training take the no-branch, so every phone of every root maps in any context.
     """
     if stats.windows.shape[1] != context_width or not 0 <= central_position < context_width:

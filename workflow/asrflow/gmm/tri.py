@@ -48,7 +48,7 @@ class TriConfig:
     silence_weight: float = 0.0  # weight of silence frames in fMLLR statistics (LDA and MLLT ignore silence)
     fmllr_min_count: float = 50.0  # a speaker with fewer (weighted) frames keeps the identity transform
     tree_thresh: float = 300.0  # build-tree --thresh: smallest likelihood gain of a split
-    tree_min_count: float = 100.0  # frames each side of a split must keep
+    tree_min_count: float = 0.0  # frames each side of a split must keep (0: none, as Kaldi's build-tree)
     cluster_thresh: float = -1.0  # merge leaves cheaper than this after splitting; -1: the smallest split gain
     boost_silence: float = 1.0
     power: float = 0.25
