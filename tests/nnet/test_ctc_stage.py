@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
-import kaldifst  # noqa: F401  # Kaldi wheels before torch
+import kaldifst  # Kaldi wheels before torch
 import pytest
 
-from asrflow.common import read_kaldi_table
+from asrflow.common import AsrflowError, read_kaldi_table
 from asrflow.decode.ctc import CtcDecodeOptions, decode_ctc_part
 from asrflow.graph.ctc import build_ctc_graphs
 from asrflow.lang.langdir import LangDir
 from asrflow.nnet.ctc import CtcConfig, PhoneTargets, train_ctc_model
 from asrflow.nnet.train import save_model
 from asrflow.score.wer import score
+from conftest import toy_lang
 
 
 def test_phone_targets_follow_the_lexicon_with_edge_silences(yesno_system) -> None:
@@ -21,6 +23,36 @@ def test_phone_targets_follow_the_lexicon_with_edge_silences(yesno_system) -> No
     p = lang.phones
     assert PhoneTargets(lang)("NO YES").tolist() == [p["N"], p["Y"]]
     assert PhoneTargets(lang, edge_silence=True)("NO YES").tolist() == [p["SIL"], p["N"], p["Y"], p["SIL"]]
+
+
+def test_phone_acceptor_takes_every_silence_path_of_the_lexicon(tmp_path: Path) -> None:
+    """The `optional` targets accept the words' phones with or without silence at the edges and between them."""
+    lang = LangDir(toy_lang(tmp_path)[0])
+    p = lang.phones
+    acceptor = PhoneTargets(lang).acceptor("CAT AT")
+    word = {"CAT": [p["K"], p["AE"], p["T"]], "AT": [p["AE"], p["T"]]}
+
+    def cost(phones: list[int]) -> float:
+        """Cost of the acceptor's path for `phones` (inf when it rejects them)."""
+        path = kaldifst.compose(acceptor, kaldifst.make_linear_acceptor(phones))
+        if not path.num_states:
+            return float("inf")
+        best = kaldifst.shortest_path(path)
+        states = list(kaldifst.StateIterator(best))
+        return (sum(arc.weight.value for s in states for arc in kaldifst.ArcIterator(best, s))
+                + min(best.final(s).value for s in states))
+
+    sil = [p["SIL"]]
+    # L's optional silence (prob 0.5) costs ln 2 at each of the three places, taken or skipped
+    for phones in (word["CAT"] + word["AT"], sil + word["CAT"] + word["AT"], word["CAT"] + sil + word["AT"] + sil):
+        assert cost(phones) == pytest.approx(3 * math.log(2), abs=1e-4)
+    for phones in (word["CAT"], word["AT"] + word["CAT"], word["CAT"] + [p["SPN"]] + word["AT"]):
+        assert cost(phones) == float("inf")
+
+
+def test_unknown_silence_mode_is_a_config_error() -> None:
+    with pytest.raises(AsrflowError, match="silence must be one of none, edges, optional"):
+        CtcConfig.from_dict({"silence": "sometimes"})
 
 
 # objective -> (extra config, test WER bound): measured 3.02% (CTC) and 0.86% (MMI) at the stage defaults
@@ -31,7 +63,7 @@ OBJECTIVES = {"ctc": ({}, 10.0), "mmi": ({"ctc_weight": 0.1, "epochs": 80, "pati
 def ctc_dir(request, yesno_system, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
     """A small phone TDNN trained with CTC or LF-MMI on yesno's training part, saved as the stage does; its bound."""
     extra, bound = OBJECTIVES[request.param]
-    cfg = CtcConfig.from_dict({"edge_silence": True, "hidden_dim": 64, "contexts": [[1, 1], [2, 2], [2, 4]],
+    cfg = CtcConfig.from_dict({"silence": "edges", "hidden_dim": 64, "contexts": [[1, 1], [2, 2], [2, 4]],
                                "dropout": 0.0, "epochs": 60, "patience": 60, "lr": 0.01, "final_lr": 0.0005,
                                "batch_frames": 700, "objective": request.param, **extra})
     result = train_ctc_model(yesno_system.data / "train", yesno_system.lang, cfg)

@@ -1,4 +1,4 @@
-"""k2 LF-MMI: P is a normalised bigram, den_scale=0 gives CTC, gradients flow, and training improves the objective."""
+"""k2 LF-MMI and graph CTC: P is a normalised bigram, den_scale=0 gives CTC, graph CTC sums paths, training improves."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from asrflow.common import AsrflowError
-from asrflow.nnet.mmi import MmiGraphs, lfmmi_loss, phone_bigram
+from asrflow.nnet.mmi import MmiGraphs, ctc_numerator, lfmmi_loss, numerator_log_likelihood, phone_bigram
 
 NUM_OUTPUTS = 6  # blank + phones 1..5
 CORPUS = [[1, 2, 3], [2, 3, 4, 5], [1, 1, 2], [5, 4, 3, 2, 1], [3, 3]]
@@ -88,3 +88,29 @@ def test_bad_inputs_name_the_fix() -> None:
     with pytest.raises(AsrflowError, match="outputs"):
         lfmmi_loss(torch.zeros(3, 12, NUM_OUTPUTS + 1), LENGTHS, TARGETS, graphs)
     assert isinstance(graphs.denominator, k2.Fsa) and graphs.denominator.shape[0] == 1
+
+
+def test_graph_ctc_over_a_linear_acceptor_is_torch_ctc() -> None:
+    """ctc_topo ∘ a linear phone acceptor, intersected by k2, gives exactly torch's CTC log-likelihood."""
+    log_probs = random_log_probs(3)
+    numerators = [ctc_numerator(k2.linear_fsa(t), NUM_OUTPUTS) for t in TARGETS]
+    flat = torch.tensor([p for t in TARGETS for p in t])
+    ctc = torch.nn.functional.ctc_loss(log_probs.transpose(0, 1), flat, LENGTHS,
+                                       torch.tensor([len(t) for t in TARGETS]), reduction="none")
+    assert torch.allclose(-numerator_log_likelihood(log_probs, LENGTHS, numerators), ctc, atol=1e-3)
+
+
+def test_graph_ctc_sums_the_acceptors_paths() -> None:
+    """An acceptor of 1 [4] 2 3 (optional 4) scores log(e^CTC(1 2 3) + e^CTC(1 4 2 3)): every path, every alignment."""
+    optional = k2.arc_sort(k2.Fsa.from_str("0 1 1 0\n1 2 4 0\n1 3 2 0\n2 3 2 0\n3 4 3 0\n4 5 -1 0\n5"))
+    log_probs = random_log_probs(4)[:1]
+    got = numerator_log_likelihood(log_probs, LENGTHS[:1], [ctc_numerator(optional, NUM_OUTPUTS)])
+    paths = [numerator_log_likelihood(log_probs, LENGTHS[:1], [ctc_numerator(k2.linear_fsa(t), NUM_OUTPUTS)])
+             for t in ([1, 2, 3], [1, 4, 2, 3])]
+    assert torch.allclose(got, torch.logaddexp(*paths), atol=1e-4)
+
+
+def test_ctc_numerator_rejects_labels_beyond_the_outputs() -> None:
+    """A phone acceptor built from another lang dir (labels >= num_outputs) fails with a clear error."""
+    with pytest.raises(AsrflowError, match="outside 1..5"):
+        ctc_numerator(k2.linear_fsa([1, 7]), NUM_OUTPUTS)

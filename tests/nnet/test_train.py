@@ -122,6 +122,19 @@ def test_ctc_learns_label_sequences(subsampling: int) -> None:
     assert sum(d == list(labels) for d, (_, labels) in zip(decoded, valid)) >= 0.8 * len(valid)
 
 
+def test_ctc_on_linear_phone_graphs_matches_plain_ctc() -> None:
+    """Triples with linear k2 acceptors (k2's graph CTC) train like torch's CTC on the same labels and seed."""
+    import k2
+
+    train, valid = ctc_task(30, seed=1), ctc_task(8, seed=2)
+    as_graphs = [[(x, y, k2.linear_fsa(y.tolist())) for x, y in part] for part in (train, valid)]
+    cfg = replace(SMALL, epochs=3, batch_frames=150, lr=3e-3, final_lr=3e-4)
+    plain, graph = (train_ctc(t, v, 6, cfg).history for t, v in ((train, valid), as_graphs))
+    for a, b in zip(plain, graph):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-3)
+        assert b["valid_loss"] == pytest.approx(a["valid_loss"], rel=1e-3)
+
+
 def test_log_priors_are_a_floored_distribution() -> None:
     prior = log_priors([np.array([0, 0, 1, 3]), np.array([3, 3, 0, 0])], 5, floor=1e-6)
     assert np.exp(prior).sum() == pytest.approx(1.0)

@@ -53,9 +53,8 @@ def valid_speakers(speakers: list[str], fraction: float, seed: int) -> set[str]:
     return set(rng.choice(sorted(speakers), size=n, replace=False).tolist())
 
 
-def split_train_valid(part_dir: Path, feats: dict[str, np.ndarray], targets: dict[str, np.ndarray],
-                      fraction: float, seed: int) -> tuple[list, list]:
-    """(features, targets) pairs for training and validation; one-speaker data holds out every 10th utterance."""
+def split_train_valid(part_dir: Path, targets: dict, fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Utterance ids (those with targets) for training and validation; one-speaker data holds out every 10th."""
     utts = [u for u in load_utterances(part_dir) if u.id in targets]
     held = valid_speakers(sorted({u.speaker for u in utts}), fraction, seed)
     if held:
@@ -63,14 +62,12 @@ def split_train_valid(part_dir: Path, feats: dict[str, np.ndarray], targets: dic
     else:
         step = max(2, math.ceil(1 / max(fraction, 1e-3)))
         is_valid = [i % step == step - 1 for i in range(len(utts))]
-    pairs = [(feats[u.id], targets[u.id]) for u in utts]
-    train = [p for p, v in zip(pairs, is_valid) if not v]
-    valid = [p for p, v in zip(pairs, is_valid) if v]
+    train = [u.id for u, v in zip(utts, is_valid) if not v]
+    valid = [u.id for u, v in zip(utts, is_valid) if v]
     if not train or not valid:
-        raise AsrflowError(f"hybrid: cannot split {part_dir} into training and validation utterances; "
-                           f"set hybrid.valid_fraction between 0 and 1")
-    log.info("hybrid: %d training and %d validation utterances (%d held-out speakers)", len(train), len(valid),
-             len(held))
+        raise AsrflowError(f"cannot split {part_dir} into training and validation utterances; "
+                           f"set the stage's valid_fraction between 0 and 1")
+    log.info("%d training and %d validation utterances (%d held-out speakers)", len(train), len(valid), len(held))
     return train, valid
 
 
@@ -85,7 +82,8 @@ def train_hybrid(part_dir: Path, gmm: AcousticModel, alignments: dict[str, np.nd
     if bad:
         raise AsrflowError(f"hybrid: alignments and features differ in length for {', '.join(bad[:5])}: "
                            "the features changed since alignment; rerun the GMM stages")
-    train, valid = split_train_valid(part_dir, feats, targets, cfg.valid_fraction, cfg.nnet.seed)
+    train_ids, valid_ids = split_train_valid(part_dir, targets, cfg.valid_fraction, cfg.nnet.seed)
+    train, valid = ([(feats[u], targets[u]) for u in ids] for ids in (train_ids, valid_ids))
     num_pdfs = gmm.tm.num_pdfs
     result = train_frame_classifier(train, valid, num_pdfs, cfg.nnet)
     return result, log_priors([t for _, t in train], num_pdfs)

@@ -128,12 +128,16 @@ class _FrameTargets:
 
 
 class _LabelSequences:
-    """CTC (blank 0) against label sequences; utterances too short for their labels are dropped with a warning."""
+    """CTC (blank 0) against label sequences, or against phone graphs (data triples), in which case k2 computes it.
+
+    Utterances too short for their labels are dropped with a warning. A triple's third element is a k2 phone
+    acceptor of the transcript (`asrflow.nnet.mmi.phone_acceptor`); the loss then sums over every CTC
+    alignment of every path of it, and the label sequence only serves the length check and LF-MMI's bigram.
+    """
 
     has_accuracy = False
 
-    def __init__(self, data: list[tuple[np.ndarray, np.ndarray]], what: str, num_outputs: int,
-                 subsampling: int) -> None:
+    def __init__(self, data: list[tuple], what: str, num_outputs: int, subsampling: int) -> None:
         feats, targets = _tensors(data, what, num_outputs, frame_targets=False)
         out_frames = [math.ceil(len(f) / subsampling) for f in feats]
         # CTC needs a frame per label plus a blank between repeated labels.
@@ -148,18 +152,28 @@ class _LabelSequences:
         self.targets = [targets[i] for i in keep]
         self.lengths = np.array([len(f) for f in self.feats])
         self.out_frames = torch.tensor([out_frames[i] for i in keep])
+        self.numerators = None
+        if len(data[0]) == 3:
+            from asrflow.nnet.mmi import ctc_numerator  # k2 only where graph targets train
+
+            self.numerators = [ctc_numerator(data[i][2], num_outputs) for i in keep]
 
     def batch(self, idx: np.ndarray) -> tuple[torch.Tensor, tuple]:
-        """Return padded features, output lengths, concatenated labels and label counts."""
+        """Return padded features, output lengths, concatenated labels, label counts and numerators (or None)."""
         labels = [self.targets[i] for i in idx]
+        numerators = None if self.numerators is None else [self.numerators[i] for i in idx]
         return pad_utterances([self.feats[i] for i in idx]), (
-            self.out_frames[idx], torch.cat(labels), torch.tensor([len(t) for t in labels]))
+            self.out_frames[idx], torch.cat(labels), torch.tensor([len(t) for t in labels]), numerators)
 
     def loss(self, logits: torch.Tensor, targets: tuple) -> tuple[torch.Tensor, int, int]:
         """Summed CTC loss; its frame count is the number of (subsampled) output frames."""
-        out_frames, labels, label_counts = targets
-        log_probs = logits.log_softmax(-1).transpose(0, 1)
-        loss = F.ctc_loss(log_probs, labels, out_frames, label_counts, blank=0, reduction="sum")
+        out_frames, labels, label_counts, numerators = targets
+        log_probs = logits.log_softmax(-1)
+        if numerators is not None:
+            from asrflow.nnet.mmi import numerator_log_likelihood
+
+            return -numerator_log_likelihood(log_probs, out_frames, numerators).sum(), int(out_frames.sum()), 0
+        loss = F.ctc_loss(log_probs.transpose(0, 1), labels, out_frames, label_counts, blank=0, reduction="sum")
         return loss, int(out_frames.sum()), 0
 
 
@@ -183,19 +197,21 @@ class _MmiSequences(_LabelSequences):
 
     def __init__(self, data: list[tuple[np.ndarray, np.ndarray]], what: str, num_outputs: int, subsampling: int,
                  graphs: "MmiGraphs", mmi: MmiOptions) -> None:
-        from asrflow.nnet.mmi import lfmmi_loss  # k2 only where LF-MMI trains
+        from asrflow.nnet.mmi import lfmmi_loss, numerator_log_likelihood  # k2 only where LF-MMI trains
 
         super().__init__(data, what, num_outputs, subsampling)
-        self.graphs, self.mmi, self._lfmmi = graphs, mmi, lfmmi_loss
+        self.graphs, self.mmi, self._lfmmi, self._num = graphs, mmi, lfmmi_loss, numerator_log_likelihood
 
     def loss(self, logits: torch.Tensor, targets: tuple) -> tuple[torch.Tensor, int, int]:
         """Summed LF-MMI loss (plus `ctc_weight` × CTC, a regulariser as Kaldi chain's cross-entropy term)."""
-        out_frames, labels, label_counts = targets
+        out_frames, labels, label_counts, numerators = targets
         log_probs = logits.log_softmax(-1)
         seqs = [t.tolist() for t in torch.split(labels, label_counts.tolist())]
-        loss = self._lfmmi(log_probs, out_frames, seqs, self.graphs, self.mmi.den_scale,
-                          self.mmi.output_beam).sum()
-        if self.mmi.ctc_weight:
+        loss = self._lfmmi(log_probs, out_frames, seqs, self.graphs, self.mmi.den_scale, self.mmi.output_beam,
+                           numerators).sum()
+        if self.mmi.ctc_weight and numerators is not None:
+            loss = loss - self.mmi.ctc_weight * self._num(log_probs, out_frames, numerators).sum()
+        elif self.mmi.ctc_weight:
             loss = loss + self.mmi.ctc_weight * F.ctc_loss(log_probs.transpose(0, 1), labels, out_frames,
                                                            label_counts, blank=0, reduction="sum")
         return loss, int(out_frames.sum()), 0
@@ -228,6 +244,9 @@ def train_ctc(
 ) -> TrainResult:
     """Train a TDNN with CTC (blank = 0), or LF-MMI with `mmi`, on (raw features, labels in 1..num_outputs-1) pairs.
 
+    Triples (features, labels, k2 phone acceptor) train on every path of the acceptors instead (see
+    `_LabelSequences`); the labels then only set the minimum length and LF-MMI's phone bigram.
+
     The model emits every `subsampling`-th frame. History losses are the loss per output frame (the utterances'
     summed negative log-likelihoods, or MMI objectives, over their summed output frames); there is no accuracy.
     LF-MMI's denominator phone bigram is estimated on the training label sequences. With `checkpoint_dir`, every
@@ -239,24 +258,24 @@ def train_ctc(
                     checkpoint_dir)
     from asrflow.nnet.mmi import MmiGraphs
 
-    graphs = MmiGraphs([[int(x) for x in t] for _, t in train], num_outputs)
+    graphs = MmiGraphs([[int(x) for x in item[1]] for item in train], num_outputs)
     return _fit(_MmiSequences(train, "train", num_outputs, subsampling, graphs, mmi),
                 _MmiSequences(valid, "valid", num_outputs, subsampling, graphs, mmi), num_outputs, cfg,
                 subsampling, checkpoint_dir)
 
 
 def _tensors(
-    data: list[tuple[np.ndarray, np.ndarray]], what: str, num_outputs: int, frame_targets: bool
+    data: list[tuple], what: str, num_outputs: int, frame_targets: bool
 ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Check (features, targets) pairs and convert them to float32 / int64 tensors."""
+    """Check (features, targets, ...) tuples and convert features and targets to float32 / int64 tensors."""
     if not data:
         raise AsrflowError(f"the {what} set is empty: give it at least one utterance")
     low, kind, fix = ((0, "pdf id", "pass num_outputs = the number of pdfs") if frame_targets else
                       (1, "CTC label", "labels are 1..num_outputs-1 as 0 is the blank; pass num_outputs = labels + 1"))
     dim = np.asarray(data[0][0]).shape[-1]
     feats, targets = [], []
-    for i, (f, t) in enumerate(data):
-        f, t = np.asarray(f), np.asarray(t)
+    for i, item in enumerate(data):
+        f, t = np.asarray(item[0]), np.asarray(item[1])
         if f.ndim != 2 or len(f) == 0 or f.shape[1] != dim:
             raise AsrflowError(f"{what} utterance {i}: features must be a non-empty (frames, {dim}) matrix like "
                                f"the first utterance's, got shape {f.shape}")
