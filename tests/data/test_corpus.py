@@ -11,7 +11,7 @@ from lhotse import RecordingSet, SupervisionSet
 
 from asrflow.common import AsrflowError
 from asrflow.data.__main__ import main
-from asrflow.data.corpus import load_local_module, prepare_parts
+from asrflow.data.corpus import load_local_module, prepare_parts, unperturbed
 from asrflow.data.features import compute_features, load_features
 
 LOCAL = Path(__file__).resolve().parents[2] / "local"
@@ -139,6 +139,8 @@ def test_speed_perturbation_adds_kaldi_named_copies_of_train_only(corpora_dir: P
     prepare_parts(LOCAL / "yesno.py", corpora_dir / "yesno", cfg, tmp_path / "data")
     train = (tmp_path / "data/train/kaldi/utt2spk").read_text().splitlines()
     assert len(train) == 3 * 31 and "sp0.9-0_0_0_0_1_1_1_1 sp0.9-yesno" in train
+    assert {unperturbed(line.split()[1]) for line in train} == {"yesno"}
+    assert unperturbed("sp1.1-0_0_0_0_1_1_1_1") == "0_0_0_0_1_1_1_1" == unperturbed("0_0_0_0_1_1_1_1")
     assert len((tmp_path / "data/test/kaldi/utt2spk").read_text().splitlines()) == 29
     assert "speed 0.9 |" in (tmp_path / "data/train/kaldi/wav.scp").read_text()
     compute_features(tmp_path / "data/train", {"dither": 0.0}, num_jobs=1)

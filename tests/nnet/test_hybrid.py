@@ -13,7 +13,7 @@ from asrflow.decode.decoder import DecodeOptions
 from asrflow.decode.run import decode_part
 from asrflow.gmm.tri import align_fmllr
 from asrflow.graph.hclg import build_graph
-from asrflow.nnet.hybrid import HybridConfig, train_hybrid, valid_speakers
+from asrflow.nnet.hybrid import HybridConfig, split_ids, train_hybrid, valid_speakers
 from asrflow.nnet.train import save_model
 from asrflow.score.wer import score
 from conftest import small_tri
@@ -24,6 +24,17 @@ def test_valid_speakers_holds_out_whole_speakers_never_all() -> None:
     held = valid_speakers(spk, 0.1, seed=0)
     assert len(held) == 2 and held <= set(spk) and held == valid_speakers(spk, 0.1, seed=0)
     assert valid_speakers(["a", "b"], 0.9, 0) in ({"a"}, {"b"}) and valid_speakers(["a"], 0.5, 0) == set()
+
+
+@pytest.mark.parametrize("speakers", [[f"s{i}" for i in range(10)], ["one"]])
+def test_speed_perturbed_copies_follow_their_original_out_of_training(speakers: list[str]) -> None:
+    utts = [(f"{s}_{i}", s) for s in speakers for i in range(20 // len(speakers))]
+    copies = [(f"sp{f}-{u}", f"sp{f}-{s}") for f in ("0.9", "1.1") for u, s in utts]
+    train, valid, held = split_ids(utts + copies, 0.1, seed=0)
+    plain_train, plain_valid, _ = split_ids(utts, 0.1, seed=0)
+    assert valid == plain_valid and len(valid) == 2  # validation: the unperturbed originals only
+    assert not {u.split("-", 1)[-1] for u in train} & set(valid)  # no copy of a validation utterance trains
+    assert len(train) == 3 * len(plain_train) and len(held) == (1 if len(speakers) > 1 else 0)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ In wav.scp a recording at the target rate is its plain file path; one that is re
 from __future__ import annotations
 
 import importlib.util
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -96,6 +97,15 @@ def finalise(part: Part, cfg: dict, train: bool) -> Part:
     if train and cfg.get("speed_perturb"):
         recordings, supervisions = speed_perturb((recordings, supervisions), cfg["speed_perturb"])
     return recordings, supervisions
+
+
+SPEED_COPY = re.compile(r"sp\d*\.?\d+-")  # the prefix `speed_perturb` gives a copy's utterance and speaker ids
+
+
+def unperturbed(name: str) -> str:
+    """The utterance or speaker id a speed-perturbed copy was made from; `name` itself if it is no copy."""
+    match = SPEED_COPY.match(name)
+    return name[match.end():] if match else name
 
 
 def speed_perturb(part: Part, factors: list[float]) -> Part:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from asrflow.common import AsrflowError, get_logger
+from asrflow.data.corpus import unperturbed
 from asrflow.data.features import load_utterances
 from asrflow.gmm.adapt import adapt
 from asrflow.gmm.model import AcousticModel
@@ -54,21 +55,34 @@ def valid_speakers(speakers: list[str], fraction: float, seed: int) -> set[str]:
 
 
 def split_train_valid(part_dir: Path, targets: dict, fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    """Utterance ids (those with targets) for training and validation; one-speaker data holds out every 10th."""
-    utts = [u for u in load_utterances(part_dir) if u.id in targets]
-    held = valid_speakers(sorted({u.speaker for u in utts}), fraction, seed)
-    if held:
-        is_valid = [u.speaker in held for u in utts]
-    else:
-        step = max(2, math.ceil(1 / max(fraction, 1e-3)))
-        is_valid = [i % step == step - 1 for i in range(len(utts))]
-    train = [u.id for u, v in zip(utts, is_valid) if not v]
-    valid = [u.id for u, v in zip(utts, is_valid) if v]
+    """Utterance ids (those with targets) for training and validation, read from a part dir (see `split_ids`)."""
+    utts = [(u.id, u.speaker) for u in load_utterances(part_dir) if u.id in targets]
+    train, valid, held = split_ids(utts, fraction, seed)
     if not train or not valid:
         raise AsrflowError(f"cannot split {part_dir} into training and validation utterances; "
                            f"set the stage's valid_fraction between 0 and 1")
     log.info("%d training and %d validation utterances (%d held-out speakers)", len(train), len(valid), len(held))
     return train, valid
+
+
+def split_ids(utts: list[tuple[str, str]], fraction: float, seed: int) -> tuple[list[str], list[str], set[str]]:
+    """Split (utterance, speaker) pairs into training and validation ids, and name the held-out speakers.
+
+    Whole speakers are held out; one-speaker data holds out every 10th utterance (at fraction 0.1) instead.
+    Speed-perturbed copies follow their original (Kaldi's `sp0.9-` ids): a held-out speaker's or utterance's
+    copies are left out of training too, and validation uses the unperturbed audio only, so that no
+    validation utterance is also trained on at another speed.
+    """
+    held = valid_speakers(sorted({unperturbed(s) for _, s in utts}), fraction, seed)
+    if held:
+        is_valid = [unperturbed(s) in held for _, s in utts]
+    else:
+        step = max(2, math.ceil(1 / max(fraction, 1e-3)))
+        held_utts = set(sorted({unperturbed(u) for u, _ in utts})[step - 1::step])
+        is_valid = [unperturbed(u) in held_utts for u, _ in utts]
+    train = [u for (u, _), v in zip(utts, is_valid) if not v]
+    valid = [u for (u, _), v in zip(utts, is_valid) if v and unperturbed(u) == u]
+    return train, valid, held
 
 
 def train_hybrid(part_dir: Path, gmm: AcousticModel, alignments: dict[str, np.ndarray],
