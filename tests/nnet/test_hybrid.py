@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from asrflow.common import read_kaldi_table
+from asrflow.data.corpus import speed_copy_id
 from asrflow.decode.decoder import DecodeOptions
 from asrflow.decode.run import decode_part
 from asrflow.gmm.tri import align_fmllr
@@ -29,7 +30,7 @@ def test_valid_speakers_holds_out_whole_speakers_never_all() -> None:
 @pytest.mark.parametrize("speakers", [[f"s{i}" for i in range(10)], ["one"]])
 def test_speed_perturbed_copies_follow_their_original_out_of_training(speakers: list[str]) -> None:
     utts = [(f"{s}_{i}", s) for s in speakers for i in range(20 // len(speakers))]
-    copies = [(f"sp{f}-{u}", f"sp{f}-{s}") for f in ("0.9", "1.1") for u, s in utts]
+    copies = [(speed_copy_id(u, f), speed_copy_id(s, f)) for f in (0.9, 1.1) for u, s in utts]
     train, valid, held = split_ids(utts + copies, 0.1, seed=0)
     plain_train, plain_valid, _ = split_ids(utts, 0.1, seed=0)
     assert valid == plain_valid and len(valid) == 2  # validation: the unperturbed originals only

@@ -99,7 +99,12 @@ def finalise(part: Part, cfg: dict, train: bool) -> Part:
     return recordings, supervisions
 
 
-SPEED_COPY = re.compile(r"sp\d*\.?\d+-")  # the prefix `speed_perturb` gives a copy's utterance and speaker ids
+SPEED_COPY = re.compile(r"sp\d*\.?\d+-")  # the prefix `speed_copy_id` puts before a copy's id
+
+
+def speed_copy_id(name: str, factor: float) -> str:
+    """The utterance, recording or speaker id of `name`'s copy at speed `factor` (Kaldi's `sp0.9-<name>`)."""
+    return f"sp{factor:g}-{name}"
 
 
 def unperturbed(name: str) -> str:
@@ -118,12 +123,13 @@ def speed_perturb(part: Part, factors: list[float]) -> Part:
     recs, sups = list(recordings), list(supervisions)
     by_id = {r.id: r for r in recordings}
     for f in factors:
-        tag = f"sp{f:g}-"
         for s in supervisions:
             rec = by_id[s.recording_id]
-            recs.append(fastcopy(rec.perturb_speed(f, affix_id=False), id=tag + rec.id))
+            rec_id = speed_copy_id(rec.id, f)
+            recs.append(fastcopy(rec.perturb_speed(f, affix_id=False), id=rec_id))
             sup = s.perturb_speed(f, rec.sampling_rate, affix_id=False)
-            sups.append(fastcopy(sup, id=tag + s.id, recording_id=tag + rec.id, speaker=tag + s.speaker))
+            sups.append(fastcopy(sup, id=speed_copy_id(s.id, f), recording_id=rec_id,
+                                 speaker=speed_copy_id(s.speaker, f)))
     return RecordingSet.from_recordings(recs), SupervisionSet.from_segments(sups)
 
 
