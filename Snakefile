@@ -23,5 +23,5 @@ rule all:
     input:
         f"{R}/wer.tsv",
         f"{R}/RESULTS.md",
-        # SAT alignments of the training part, what neural stages train on (align_fmllr.sh)
-        [f"{R}/exp_{lex}/{s}_ali_train/ali.npz" for lex in LEXICONS for s in SAT_STAGES if s in STAGES_OF[lex]],
+        # SAT alignments of the part the neural stages train on (align_fmllr.sh; train or train_sp)
+        [f"{R}/exp_{lex}/{s}_ali_{NNET_TRAIN}/ali.npz" for lex in LEXICONS for s in SAT_STAGES if s in STAGES_OF[lex]],

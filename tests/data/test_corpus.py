@@ -11,7 +11,7 @@ from lhotse import RecordingSet, SupervisionSet
 
 from asrflow.common import AsrflowError
 from asrflow.data.__main__ import main
-from asrflow.data.corpus import load_local_module, prepare_parts, unperturbed
+from asrflow.data.corpus import load_local_module, perturb_part, prepare_parts, unperturbed
 from asrflow.data.features import compute_features, load_features
 
 LOCAL = Path(__file__).resolve().parents[2] / "local"
@@ -147,3 +147,25 @@ def test_speed_perturbation_adds_kaldi_named_copies_of_train_only(corpora_dir: P
     feats = load_features(tmp_path / "data/train")
     slow, orig = feats["sp0.9-0_0_0_0_1_1_1_1"], feats["0_0_0_0_1_1_1_1"]
     assert abs(len(slow) - len(orig) / 0.9) <= 2
+
+
+def test_nnet_speed_perturbation_writes_train_sp_and_leaves_train_alone(corpora_dir: Path, tmp_path: Path) -> None:
+    cfg = {"sample_rate": 8000, "resample": False, "min_duration": 0.1}
+    prepare_parts(LOCAL / "yesno.py", corpora_dir / "yesno", cfg, tmp_path / "data")
+    train_before = (tmp_path / "data/train/kaldi/utt2spk").read_text()
+    args = ["speed_perturb", "--src", str(tmp_path / "data/train"), "--factors", "0.9", "1.1"]
+    assert main(args + ["--out", str(tmp_path / "data/train_sp")]) == 0
+    assert (tmp_path / "data/train/kaldi/utt2spk").read_text() == train_before  # the GMMs' part is untouched
+    recs, sups = load_part(tmp_path / "data", "train_sp")
+    ids = {s.id for s in sups}
+    assert len(ids) == 3 * 31 and {"0_0_0_0_1_1_1_1", "sp0.9-0_0_0_0_1_1_1_1", "sp1.1-0_0_0_0_1_1_1_1"} <= ids
+    assert speakers((recs, sups)) == {"yesno", "sp0.9-yesno", "sp1.1-yesno"}
+    slow = next(s for s in sups if s.id == "sp0.9-0_0_0_0_1_1_1_1")
+    orig = next(s for s in sups if s.id == "0_0_0_0_1_1_1_1")
+    assert slow.duration == pytest.approx(orig.duration / 0.9, abs=1e-3) and slow.text == orig.text
+    # perturbing a part that already holds copies would stack the speeds: refused, nothing written
+    with pytest.raises(AsrflowError, match="not both"):
+        perturb_part(tmp_path / "data/train_sp", [0.9], tmp_path / "data/twice")
+    assert not (tmp_path / "data/twice").exists()
+    with pytest.raises(AsrflowError, match="nope.*rerun the data_prepare rule"):
+        perturb_part(tmp_path / "nope", [0.9], tmp_path / "data/none")

@@ -118,6 +118,26 @@ def test_adding_mmi_and_a_rescoring_lm_schedules_only_their_jobs(yesno: list[str
                      "score", "summary", "all"}
 
 
+def test_nnet_speed_perturbation_retrains_only_the_networks(yesno: list[str], tmp_path: Path) -> None:
+    conf = tmp_path / "sp.yaml"
+    conf.write_text("data: {nnet_speed_perturb: [0.9, 1.1]}\nstages: [mono, tri1, tri2, tri3, hybrid, ctc]\n")
+    args = ["--configfile", "conf/yesno.yaml", str(conf), *yesno[yesno.index("--config"):]]
+    text = snakemake("-n", *args).stdout
+    rules = planned_rules(*args)
+    # Kaldi's train_sp: the copies get features and SAT alignments; data prep and the GMMs are not redone
+    assert {"speed_perturb_nnet", "features", "align_fmllr", "train_hybrid", "train_seqnet"} <= rules
+    assert not rules & {"data_prepare", "lang", "mono", "train_tri1", "train_tri2", "train_tri3"}
+    assert set(re.findall(r"wildcards: (?:lex=\w+, stage=\w+, )?part=(\w+)", text)) == {"train_sp"}
+    assert "tri3_ali_train_sp/ali.npz" in text and "data/train_sp/feats.lca" in text
+
+
+def test_speed_perturbing_every_stage_and_the_networks_again_is_refused(tmp_path: Path) -> None:
+    conf = tmp_path / "sp.yaml"
+    conf.write_text("data: {speed_perturb: [0.9], nnet_speed_perturb: [0.9, 1.1]}\n")
+    out = snakemake("-n", "--configfile", "conf/synth_digits.yaml", str(conf), check=False)
+    assert out.returncode != 0 and "perturbed twice" in out.stdout + out.stderr
+
+
 def test_synth_digits_wer(synth: list[str]) -> None:
     # measured (seed 0): mono 2.00, tri1 3.92, tri2 3.80, tri3 0.54 — the speaker-independent triphones
     # split long single-phone "OH"s into "OH OH" on unseen voices; SAT removes most of it

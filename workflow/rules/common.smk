@@ -38,8 +38,14 @@ for _s in HYBRID_STAGES:
         raise WorkflowError(f"stage {_s}: align_from must name a SAT stage (type: sat), got {config[_s]['align_from']!r}")
 SYNTH = CORPUS == "synth_digits"
 CORPUS_DIR = config["corpus_dir"] or (f"{R}/corpus" if SYNTH else None)
-PART_CFG = {
-    **config["data"],
+# Kaldi's train_sp: the neural stages' training part, with speed-perturbed copies made from the prepared train part
+NNET_SP = config["data"].get("nnet_speed_perturb") or []
+if NNET_SP and config["data"].get("speed_perturb"):
+    raise WorkflowError("data.speed_perturb and data.nnet_speed_perturb are both set: the copies would be perturbed "
+                        "twice; keep one (speed_perturb: every stage; nnet_speed_perturb: the neural stages only)")
+NNET_TRAIN = "train_sp" if NNET_SP else "train"
+PART_CFG = {  # without nnet_speed_perturb: changing it must not redo the data preparation of the other parts
+    **{k: v for k, v in config["data"].items() if k != "nnet_speed_perturb"},
     "test_speakers": config["test_speakers"],
     "dev_speakers": config["dev_speakers"],
     "num_dev_speakers": config["num_dev_speakers"],
@@ -116,7 +122,7 @@ EXP = f"{R}/exp_{{lex}}"
 LANG_FILES = [f"{LANG}/{f}" for f in ("words.txt", "phones.txt", "L.fst", "L_disambig.fst", "topo")]
 
 wildcard_constraints:
-    part="|".join(PARTS),
+    part="|".join(PARTS + (["train_sp"] if NNET_SP else [])),
     test_set="|".join(TEST_SETS),
     stage="|".join(SCORED_STAGES),
     lm="|".join(LMS),

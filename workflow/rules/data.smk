@@ -35,6 +35,26 @@ rule data_prepare:
         "--cfg {params.cfg} --out {params.out} 2> {log}"
 
 
+if NNET_SP:
+
+    rule speed_perturb_nnet:  # train_sp for the neural stages (Kaldi's perturb_data_dir_speed_3way.sh)
+        input:
+            f"{R}/data/train/recordings.jsonl.gz",
+            f"{R}/data/train/supervisions.jsonl.gz",
+        output:
+            [f"{R}/data/train_sp/{f}" for f in ("recordings.jsonl.gz", "supervisions.jsonl.gz", "kaldi/text",
+                                                "kaldi/utt2spk")],
+        params:
+            factors=" ".join(str(f) for f in NNET_SP),
+            src=f"{R}/data/train",
+            out=f"{R}/data/train_sp",
+        log:
+            f"{R}/logs/speed_perturb_nnet.log",
+        shell:
+            "{PYTHON} -m asrflow.data speed_perturb --src {params.src} --factors {params.factors} --out {params.out} "
+            "2> {log}"
+
+
 rule features:
     input:
         f"{R}/data/{{part}}/recordings.jsonl.gz",

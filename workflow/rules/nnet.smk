@@ -1,5 +1,7 @@
 # Neural stage: hybrid TDNN-HMM trained on a SAT stage's alignments (cross-entropy on its pdfs), decoded on
 # that stage's HCLG with the SAT decode's speaker transforms (Kaldi nnet3 on fMLLR features).
+# Every network trains on NNET_TRAIN: `train`, or `train_sp` (with its speed-perturbed copies) when
+# data.nnet_speed_perturb is set, which the SAT stage then aligns (align_fmllr) for the hybrid.
 # Phone-output networks (`ctc`, and `mmi`: k2 LF-MMI) trained on the transcripts, decoded on HLG by
 # kaldi-decoder (stage <net>) and by k2 (stage <net>_k2) from the same OpenFST graph.
 
@@ -10,10 +12,10 @@ for _stage in HYBRID_STAGES:
         name:
             f"train_{_stage}"
         input:
-            **part_files("train"),
+            **part_files(NNET_TRAIN),
             gmm=f"{EXP}/{_sat}/final.mdl",
-            ali=f"{EXP}/{_sat}_ali_train/ali.npz",
-            trans=f"{EXP}/{_sat}_ali_train/trans.npz",
+            ali=f"{EXP}/{_sat}_ali_{NNET_TRAIN}/ali.npz",
+            trans=f"{EXP}/{_sat}_ali_{NNET_TRAIN}/trans.npz",
         output:
             model=f"{EXP}/{_stage}/final.pt",
             prior=f"{EXP}/{_stage}/prior.npy",
@@ -24,9 +26,9 @@ for _stage in HYBRID_STAGES:
         params:
             cfg=arg(config[_stage]),
             seed=config["seed"],
-            data=f"{R}/data/train",
+            data=f"{R}/data/{NNET_TRAIN}",
             gmm=f"{EXP}/{_sat}",
-            ali=f"{EXP}/{_sat}_ali_train",
+            ali=f"{EXP}/{_sat}_ali_{NNET_TRAIN}",
             out=f"{EXP}/{_stage}",
         threads: 2
         log:
@@ -78,7 +80,7 @@ if SEQ_NETS:
 
     rule train_seqnet:
         input:
-            **part_files("train"),
+            **part_files(NNET_TRAIN),
             lang=LANG_FILES,
         output:
             model=f"{EXP}/{{net}}/final.pt",
@@ -92,7 +94,7 @@ if SEQ_NETS:
         params:
             cfg=lambda w: arg({**SEQ_CFG[w.net], "objective": w.net}),
             seed=config["seed"],
-            data=f"{R}/data/train",
+            data=f"{R}/data/{NNET_TRAIN}",
             out=f"{EXP}/{{net}}",
             lang=LANG,
         threads: 2

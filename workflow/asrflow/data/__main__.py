@@ -1,4 +1,5 @@
-"""CLI of the data stage: `synth` the offline digits corpus, `prepare` a corpus into parts, `features` for one part."""
+"""CLI of the data stage: `synth` the offline digits corpus, `prepare` a corpus into parts, `speed_perturb` a part
+into a new one (train_sp), `features` for one part."""
 
 from __future__ import annotations
 
@@ -24,6 +25,13 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     prepare_parts(args.local, corpus_dir, parse_json_arg(args.cfg, "--cfg"), args.out)
 
 
+def cmd_speed_perturb(args: argparse.Namespace) -> None:
+    """Write a part with speed-perturbed copies of another's utterances."""
+    from asrflow.data.corpus import perturb_part
+
+    perturb_part(args.src, args.factors, args.out)
+
+
 def cmd_features(args: argparse.Namespace) -> None:
     """Compute MFCCs and CMVN statistics for one part."""
     from asrflow.data.features import compute_features
@@ -47,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--cfg", required=True, help="JSON config object")
     prep.add_argument("--out", type=Path, required=True, help="output folder (one subfolder per part)")
     prep.set_defaults(func=cmd_prepare)
+    sp = sub.add_parser("speed_perturb", help="a part plus speed-perturbed copies of it, e.g. train -> train_sp")
+    sp.add_argument("--src", type=Path, required=True, help="the part to copy, e.g. results/<recipe>/data/train")
+    sp.add_argument("--factors", type=float, nargs="+", required=True, help="speed factors, e.g. 0.9 1.1")
+    sp.add_argument("--out", type=Path, required=True, help="the new part's folder")
+    sp.set_defaults(func=cmd_speed_perturb)
     feats = sub.add_parser("features", help="compute MFCCs and CMVN stats for one part")
     feats.add_argument("--part-dir", type=Path, required=True)
     feats.add_argument("--cfg", required=True, help="JSON config object")

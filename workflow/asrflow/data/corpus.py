@@ -174,6 +174,27 @@ def write_part(part: Part, out: Path) -> None:
     write_kaldi_dir(part, out / "kaldi")
 
 
+def perturb_part(src: Path, factors: list[float], out: Path) -> None:
+    """Write `out`, a copy of the part in `src` plus its speed-perturbed copies (Kaldi's train_sp), atomically.
+
+    The neural stages train on such a part while the GMMs keep the original audio, as Kaldi's nnet3 and
+    chain recipes do (perturb_data_dir_speed_3way.sh, then align_fmllr.sh of the copies).
+    """
+    src = Path(src)
+    try:
+        part = (RecordingSet.from_file(src / "recordings.jsonl.gz"),
+                SupervisionSet.from_file(src / "supervisions.jsonl.gz"))
+    except (OSError, ValueError) as err:
+        raise AsrflowError(f"cannot read the part to perturb in {src} ({err}): rerun the data_prepare rule") from err
+    if any(unperturbed(s.id) != s.id for s in part[1]):
+        raise AsrflowError(f"{src} already holds speed-perturbed copies: set data.speed_perturb or "
+                           "data.nnet_speed_perturb, not both")
+    with atomic_path(out) as tmp:
+        write_part(speed_perturb(part, factors), tmp)
+    LOG.info("part %s: %d utterances at speeds 1, %s", Path(out).name, len(part[1]) * (1 + len(factors)),
+             ", ".join(f"{f:g}" for f in factors))
+
+
 def prepare_parts(local_py: Path, corpus_dir: Path | None, cfg: dict, out_dir: Path) -> None:
     """Run a corpus module, validate every part, then write all parts under `out_dir` atomically."""
     module = load_local_module(local_py)
