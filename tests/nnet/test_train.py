@@ -94,7 +94,7 @@ def test_model_averages_the_best_epochs_checkpoints(tmp_path: Path) -> None:
     checkpoints = [dict(load_model(tmp_path / f"epoch-{e}.pt").named_parameters()) for e in lowest]
     for name, value in result.model.named_parameters():
         expected = torch.stack([c[name] for c in checkpoints]).mean(0)
-        torch.testing.assert_close(value, expected, rtol=0, atol=1e-7)
+        torch.testing.assert_close(value, expected, rtol=0, atol=1e-6)  # float32: a few ulps
 
 
 def test_same_seed_gives_identical_parameters() -> None:
