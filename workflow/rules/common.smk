@@ -122,7 +122,7 @@ EXP = f"{R}/exp_{{lex}}"
 LANG_FILES = [f"{LANG}/{f}" for f in ("words.txt", "phones.txt", "L.fst", "L_disambig.fst", "topo")]
 
 wildcard_constraints:
-    part="|".join(PARTS + (["train_sp"] if NNET_SP else [])),
+    part="|".join(PARTS + ([NNET_TRAIN] if NNET_SP else [])),
     test_set="|".join(TEST_SETS),
     stage="|".join(SCORED_STAGES),
     lm="|".join(LMS),

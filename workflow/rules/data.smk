@@ -42,12 +42,12 @@ if NNET_SP:
             f"{R}/data/train/recordings.jsonl.gz",
             f"{R}/data/train/supervisions.jsonl.gz",
         output:
-            [f"{R}/data/train_sp/{f}" for f in ("recordings.jsonl.gz", "supervisions.jsonl.gz", "kaldi/text",
-                                                "kaldi/utt2spk")],
+            [f"{R}/data/{NNET_TRAIN}/{f}" for f in ("recordings.jsonl.gz", "supervisions.jsonl.gz", "kaldi/text",
+                                                    "kaldi/utt2spk")],
         params:
             factors=" ".join(str(f) for f in NNET_SP),
             src=f"{R}/data/train",
-            out=f"{R}/data/train_sp",
+            out=f"{R}/data/{NNET_TRAIN}",
         log:
             f"{R}/logs/speed_perturb_nnet.log",
         shell:
