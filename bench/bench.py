@@ -18,7 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 MONO_RTF_TARGET = 0.05  # mono decoding must run at least 20x faster than real time on one core
-SAT_RTF_TARGET = 0.1  # two-pass fMLLR decoding of a SAT stage (exp_<lexicon>/<stage>/final.alimdl exists), one core
+SAT_RTF_TARGET = 0.1  # two-pass fMLLR decoding (a SAT stage, or a <stage>_fmllr decode), one core
 SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
@@ -72,10 +72,12 @@ def read_decode_infos(results_dir: Path) -> dict[str, tuple[str, float]]:
 
 
 def rtf_target(results_dir: Path, stage: str | None) -> float | None:
-    """The decoding RTF target of a stage: mono's, a SAT stage's (it has final.alimdl), or none."""
+    """The decoding RTF target of a stage: mono's, a two-pass fMLLR decode's (a SAT stage, which has final.alimdl,
+    or an <stage>_fmllr decode), or none."""
     if stage == "mono":
         return MONO_RTF_TARGET
-    if stage is not None and any((d / stage / "final.alimdl").exists() for d in results_dir.glob("exp_*")):
+    if stage is not None and (stage.endswith("_fmllr")
+                              or any((d / stage / "final.alimdl").exists() for d in results_dir.glob("exp_*"))):
         return SAT_RTF_TARGET
     return None
 

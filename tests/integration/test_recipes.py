@@ -118,6 +118,27 @@ def test_adding_mmi_and_a_rescoring_lm_schedules_only_their_jobs(yesno: list[str
                      "score", "summary", "all"}
 
 
+def test_an_fmllr_decode_of_the_monophones_retrains_and_redecodes_nothing(yesno: list[str], tmp_path: Path) -> None:
+    conf = tmp_path / "fmllr.yaml"
+    conf.write_text("decode: {fmllr_stages: [mono]}\n")
+    args = ["--configfile", "conf/yesno.yaml", str(conf), *yesno[yesno.index("--config"):]]
+    assert planned_rules(*args) == {"decode", "score", "summary", "all"}
+    out = snakemake("-n", "-p", *args)
+    text = out.stdout + out.stderr
+    # one new decode, of mono's model on mono's graph, with mono's model as its first-pass model
+    assert re.findall(r"wildcards: lex=yesno, stage=(\w+), lm=unigram, test_set=test", text) == ["mono_fmllr"] * 2
+    assert "--graph results/it_yesno/exp_yesno/mono/graph_unigram" in text
+    assert "--model results/it_yesno/exp_yesno/mono/final.mdl" in text
+    assert "--si-model results/it_yesno/exp_yesno/mono/final.mdl" in text
+
+
+def test_an_fmllr_decode_of_a_sat_stage_is_refused(tmp_path: Path) -> None:
+    conf = tmp_path / "fmllr.yaml"
+    conf.write_text("decode: {fmllr_stages: [tri3]}\n")
+    out = snakemake("-n", "--configfile", "conf/synth_digits.yaml", str(conf), check=False)
+    assert out.returncode != 0 and "decode.fmllr_stages: 'tri3' must be a speaker-independent" in out.stdout + out.stderr
+
+
 def test_nnet_speed_perturbation_retrains_only_the_networks(yesno: list[str], tmp_path: Path) -> None:
     conf = tmp_path / "sp.yaml"
     conf.write_text("data: {nnet_speed_perturb: [0.9, 1.1]}\nstages: [mono, tri1, tri2, tri3, hybrid, ctc]\n")

@@ -87,13 +87,14 @@ def test_summarize_column_order_and_sorting(tmp_path: Path) -> None:
         write_json(tmp_path / "c.json", stage="mono", test_set="dev", wer=12.0, lm="tg"),
         write_json(tmp_path / "d.json", stage="nnet", test_set="test", wer=3.0),
         write_json(tmp_path / "e.json", stage="tri1", test_set="test", wer=7.0),
+        write_json(tmp_path / "f.json", stage="mono_fmllr", test_set="test", wer=4.0),  # next to its stage
     ]
     tsv, md = tmp_path / "wer.tsv", tmp_path / "RESULTS.md"
     summarize(files, tsv, md, "an4", published={("mono", "test"): 10.61})
     lines = [line.split("\t") for line in tsv.read_text().splitlines()]
     assert lines[0] == ["stage", "test_set", "wer", "ins", "del", "sub", "words", "ser", "rtf", "lm"]
     assert [(row[0], row[1]) for row in lines[1:]] == [
-        ("mono", "dev"), ("mono", "test"), ("tri1", "test"), ("tri2", "test"), ("nnet", "test"),
+        ("mono", "dev"), ("mono", "test"), ("mono_fmllr", "test"), ("tri1", "test"), ("tri2", "test"), ("nnet", "test"),
     ]
     assert lines[2][2] == "10.61" and lines[2][9] == "tg" and lines[3][9] == ""
     text = md.read_text()

@@ -33,6 +33,14 @@ for _s in TRI_STAGES + HYBRID_STAGES:
     if config[_s].get("align_from", "mono") not in STAGES[: STAGES.index(_s)]:
         raise WorkflowError(f"stage {_s}: align_from {config[_s].get('align_from')!r} must be a stage listed before it")
 SAT_STAGES = [s for s in TRI_STAGES if config[s].get("type") == "sat"]
+# speaker-independent GMM stages decoded a second time with per-speaker fMLLR (decode_fmllr.sh), as <stage>_fmllr
+FMLLR_OF = {f"{s}_fmllr": s for s in config["decode"].get("fmllr_stages") or []}
+for _s in FMLLR_OF.values():
+    if _s not in GMM_STAGES or _s in SAT_STAGES:
+        raise WorkflowError(f"decode.fmllr_stages: {_s!r} must be a speaker-independent GMM stage listed in `stages` "
+                            f"(SAT stages decode with fMLLR already); GMM stages here: {', '.join(GMM_STAGES)}")
+# the decoders' options; fmllr_stages only picks which decodes exist, so changing it reruns no decode
+DECODE_CFG = {k: v for k, v in config["decode"].items() if k != "fmllr_stages"}
 for _s in HYBRID_STAGES:
     if config[_s]["align_from"] not in SAT_STAGES:
         raise WorkflowError(f"stage {_s}: align_from must name a SAT stage (type: sat), got {config[_s]['align_from']!r}")
@@ -96,8 +104,10 @@ for _g in GRAMMAR_LMS:
 NGRAM_LMS = [n for n in LMS if n not in GRAMMAR_LMS]
 
 def scored_stages(lex: str) -> list[str]:
-    """The stages scored for one lexicon: its stages, plus <net>_k2 for each CTC/MMI network (k2 decoding)."""
-    return STAGES_OF[lex] + [f"{s}_k2" for s in STAGES_OF[lex] if s in SEQ_NETS]
+    """The stages scored for one lexicon: its stages, plus <net>_k2 for each CTC/MMI network (k2 decoding) and
+    <stage>_fmllr for each stage in decode.fmllr_stages."""
+    return (STAGES_OF[lex] + [f"{s}_k2" for s in STAGES_OF[lex] if s in SEQ_NETS]
+            + [f for f, s in FMLLR_OF.items() if s in STAGES_OF[lex]])
 
 
 def lattice_rescored(lex: str) -> list[str]:
@@ -134,9 +144,18 @@ def arg(value) -> str:
     return shlex.quote(json.dumps(value, sort_keys=True))
 
 
+def gmm_of(stage: str) -> str:
+    """The GMM stage whose model and graph a decode uses: the stage itself, or X for an fMLLR decode X_fmllr."""
+    return FMLLR_OF.get(stage, stage)
+
+
 def si_model_arg(wildcards) -> str:
-    """`--si-model …` for a SAT stage's decode (two-pass fMLLR), else nothing."""
-    return f"--si-model {R}/exp_{wildcards.lex}/{wildcards.stage}/final.alimdl" if wildcards.stage in SAT_STAGES else ""
+    """`--si-model …` for a two-pass fMLLR decode: a SAT stage's alignment model, or an fMLLR decode's own model."""
+    if wildcards.stage in SAT_STAGES:
+        return f"--si-model {R}/exp_{wildcards.lex}/{wildcards.stage}/final.alimdl"
+    if wildcards.stage in FMLLR_OF:
+        return f"--si-model {R}/exp_{wildcards.lex}/{gmm_of(wildcards.stage)}/final.mdl"
+    return ""
 
 
 def part_files(part: str) -> dict[str, str]:

@@ -1,14 +1,15 @@
 # Decode stage: 1-best Viterbi beam search of a test part on HCLG → hypotheses, CTM, real-time factor
-# (SAT stages: speaker-independent first pass and fMLLR before the final pass, as decode_fmllr.sh), for every
-# lexicon × first-pass LM; `lmrescore` rescores the primary LM's kept lattices with rescore_lm (steps/lmrescore.sh).
+# (SAT stages, and <stage>_fmllr for a speaker-independent stage in decode.fmllr_stages: a first pass and
+# per-speaker fMLLR before the final pass, as decode_fmllr.sh), for every lexicon × first-pass LM;
+# `lmrescore` rescores the primary LM's kept lattices with rescore_lm (steps/lmrescore.sh).
 
 DECODE_DIR = f"{EXP}/{{stage}}/decode_{{lm}}_{{test_set}}"
 
 
 rule decode:
     input:
-        graph=f"{EXP}/{{stage}}/graph_{{lm}}/HCLG.fst",
-        model=f"{EXP}/{{stage}}/final.mdl",
+        graph=lambda w: f"{R}/exp_{w.lex}/{gmm_of(w.stage)}/graph_{w.lm}/HCLG.fst",
+        model=lambda w: f"{R}/exp_{w.lex}/{gmm_of(w.stage)}/final.mdl",
         alimdl=lambda w: [f"{R}/exp_{w.lex}/{w.stage}/final.alimdl"] if w.stage in SAT_STAGES else [],
         lang=LANG_FILES,
         data=part_files("{test_set}")["cuts"],
@@ -19,15 +20,15 @@ rule decode:
         info=f"{DECODE_DIR}/decode_info.json",
         lattices=[f"{DECODE_DIR}/lattices.npz"] if config["decode"]["lmwt_search"] else [],
     params:
-        cfg=arg(config["decode"]),
+        cfg=arg(DECODE_CFG),
         info=lambda w: arg({"lm": w.lm, "lexicon": w.lex}),
-        graph=f"{EXP}/{{stage}}/graph_{{lm}}",
+        graph=lambda w: f"{R}/exp_{w.lex}/{gmm_of(w.stage)}/graph_{w.lm}",
         lang=LANG,
         data=f"{R}/data/{{test_set}}",
         out=DECODE_DIR,
         si_model=si_model_arg,
     wildcard_constraints:
-        stage="|".join(GMM_STAGES),
+        stage="|".join(GMM_STAGES + list(FMLLR_OF)),
         lm="|".join(FIRST_LMS),
     log:
         f"{R}/logs/decode_{{stage}}_{{lex}}_{{lm}}_{{test_set}}.log",

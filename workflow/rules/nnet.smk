@@ -56,7 +56,7 @@ for _stage in HYBRID_STAGES:
             lattices=([f"{EXP}/{_stage}/decode_{{lm}}_{{test_set}}/lattices.npz"] if config["decode"]["lmwt_search"]
                       else []),
         params:
-            cfg=arg({**config["decode"], "acoustic_scale": config[_stage]["acoustic_scale"]}),
+            cfg=arg({**DECODE_CFG, "acoustic_scale": config[_stage]["acoustic_scale"]}),
             info=lambda w: arg({"lm": w.lm, "lexicon": w.lex}),
             graph=f"{EXP}/{_sat}/graph_{{lm}}",
             nnet=f"{EXP}/{_stage}",
@@ -137,7 +137,7 @@ if SEQ_NETS:
             k2="|_k2",
             lm="|".join(FIRST_LMS),
         params:
-            cfg=lambda w: arg({**config["decode"], "acoustic_scale": SEQ_CFG[w.net]["acoustic_scale"]}),
+            cfg=lambda w: arg({**DECODE_CFG, "acoustic_scale": SEQ_CFG[w.net]["acoustic_scale"]}),
             info=lambda w: arg({"lm": w.lm, "lexicon": w.lex}),
             decoder=lambda w: "k2" if w.k2 else "kaldi",
             graph=f"{EXP}/{{net}}/graph_{{lm}}",
@@ -169,7 +169,7 @@ if SEQ_NETS and RLM:
         wildcard_constraints:
             net="|".join(SEQ_NETS),
         params:
-            cfg=lambda w: arg({**config["decode"], "acoustic_scale": SEQ_CFG[w.net]["acoustic_scale"]}),
+            cfg=lambda w: arg({**DECODE_CFG, "acoustic_scale": SEQ_CFG[w.net]["acoustic_scale"]}),
             info=lambda w: arg({"lm": RLM, "lexicon": w.lex, "first_pass_lm": LM}),
             graph=f"{EXP}/{{net}}/graph_{LM}",
             data=f"{R}/data/{{test_set}}",

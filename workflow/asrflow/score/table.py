@@ -25,9 +25,11 @@ def load_scores(path: Path) -> dict:
 
 
 def sort_key(row: dict) -> tuple:
-    """Order rows by stage (mono, tri1, tri2, tri3, then others alphabetically), then test set."""
+    """Order rows by stage (mono, tri1, tri2, tri3, then others alphabetically; an fMLLR decode X_fmllr right
+    after X), then test set."""
     stage = row["stage"]
-    rank = STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER)
+    base = stage.removesuffix("_fmllr")
+    rank = STAGE_ORDER.index(base) if base in STAGE_ORDER else len(STAGE_ORDER)
     return rank, stage, row["test_set"], str(row.get("lm", "")), str(row.get("lexicon", ""))
 
 
