@@ -1,7 +1,8 @@
-"""Numpy GMMs against an independent density computation; EM and seeded mix-up behaviour."""
+"""Numpy GMMs against an independent density computation and Kaldi's own GMM update; EM and seeded mix-up."""
 
 from __future__ import annotations
 
+import kaldi_hmm_gmm as khg
 import numpy as np
 from scipy.stats import multivariate_normal
 
@@ -57,3 +58,43 @@ def test_split_targets_follow_occupancy_power_and_min_count() -> None:
     assert targets.sum() == 12 and targets[1] == 1 and targets[0] > targets[2]
     flat = split_targets(np.array([1000.0, 1000.0]), np.ones(2, dtype=int), 6, power=0.25, min_count=20)
     assert flat.tolist() == [3, 3]
+
+
+def kaldi_am(gmm: DiagGmmSet) -> "khg.AmDiagGmm":
+    """The same GMMs as Kaldi's AmDiagGmm (kaldi-hmm-gmm)."""
+    am = khg.AmDiagGmm()
+    for p in range(gmm.num_pdfs):
+        sel = gmm.pdf_of == p
+        pdf = khg.DiagGmm(int(sel.sum()), gmm.dim)
+        pdf.set_weights(gmm.weights[sel].astype(np.float32))
+        pdf.set_invvars_and_means((1 / gmm.vars[sel]).astype(np.float32), gmm.means[sel].astype(np.float32))
+        pdf.compute_gconsts()
+        am.add_pdf(pdf)
+    return am
+
+
+def test_accumulation_and_update_match_kaldis_gmm_est() -> None:
+    """One Viterbi EM step (gmm-acc-stats-ali + gmm-est) in numpy against Kaldi's own AccumAmDiagGmm and
+    MleAmDiagGmmUpdate on the same frames: likelihood, weights, means, variances, and the dropped Gaussian."""
+    rng = np.random.default_rng(3)
+    gmm = random_set(rng)
+    x = rng.normal(size=(400, 4))
+    pdfs = np.r_[np.zeros(150, dtype=int), np.ones(250, dtype=int)]
+    gmm.means[4] = 25.0  # far from every frame: about no occupancy, so gmm-est removes it
+    ours = gmm.accumulate(x, pdfs)
+    updated = gmm.update(ours, var_floor=1e-3, min_occ=10.0)
+    am = kaldi_am(gmm)
+    acc = khg.AccumAmDiagGmm()
+    acc.init(am, int(khg.GmmUpdateFlags.kGmmAll))
+    kaldi_like = sum(acc.accumulate_for_gmm(am, f.astype(np.float32), int(p), 1.0) for f, p in zip(x, pdfs))
+    opts = khg.MleDiagGmmOptions()
+    opts.min_gaussian_occupancy, opts.min_variance = 10.0, 1e-3
+    khg.mle_am_diag_gmm_update(opts, acc, int(khg.GmmUpdateFlags.kGmmAll), am)
+    assert np.isclose(ours.loglike, kaldi_like, rtol=1e-5)
+    assert np.bincount(updated.pdf_of).tolist() == [am.get_pdf(p).num_gauss for p in range(2)] == [2, 2]
+    for p in range(2):
+        sel = updated.pdf_of == p
+        kaldi = am.get_pdf(p)
+        np.testing.assert_allclose(updated.weights[sel], np.asarray(kaldi.weights).ravel(), rtol=1e-4)
+        np.testing.assert_allclose(updated.means[sel], np.asarray(kaldi.means), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(updated.vars[sel], np.asarray(kaldi.vars), rtol=1e-4)
