@@ -28,6 +28,15 @@ def test_loglikes_match_scipy() -> None:
     np.testing.assert_allclose(gmm.loglikes(x), expected, rtol=1e-10)
 
 
+def test_loglikes_of_a_pdf_subset_equal_the_full_ones_there() -> None:
+    rng = np.random.default_rng(1)
+    gmm = random_set(rng)
+    x = rng.normal(size=(6, 4))
+    part = gmm.loglikes(x, np.array([1]))
+    np.testing.assert_allclose(part[:, 1], gmm.loglikes(x)[:, 1], rtol=1e-12)
+    assert (part[:, 0] < -1e9).all()
+
+
 def test_em_raises_likelihood_and_recovers_the_mixture() -> None:
     rng = np.random.default_rng(1)
     x = np.concatenate([rng.normal(-3.0, 1.0, size=(2000, 2)), rng.normal(3.0, 0.5, size=(1000, 2))])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from asrflow.data.features import load_features, load_utterances
+from asrflow.gmm.align import AlignOptions, GraphCompiler, viterbi_align
 from asrflow.gmm.mono import MonoConfig, train_mono
 from asrflow.gmm.shards import Utt
 from asrflow.lang.langdir import LangDir
@@ -47,3 +48,20 @@ def test_two_worker_processes_give_the_same_model(yesno_system) -> None:
     two, _, _ = train_mono(utts, yesno_system.lang, cfg, seed=1, num_jobs=2)
     assert one.gmm.num_gauss == two.gmm.num_gauss
     np.testing.assert_allclose(one.gmm.means, two.gmm.means, atol=1e-6)
+
+
+
+def test_aligning_on_the_graphs_pdfs_only_changes_nothing(yesno_system) -> None:
+    model, lang = yesno_system.model, LangDir(yesno_system.lang)
+    feats = load_features(yesno_system.data / "train")
+    utt = next(u for u in load_utterances(yesno_system.data / "train") if u.text.startswith("NO"))
+    first_word_end = model.phone_segments(yesno_system.alignments[utt.id])[1][2]  # SIL, N, ...
+    graph = GraphCompiler(model, lang).compile("NO")
+    pdfs = model.graph_pdfs(graph)
+    assert 0 < len(pdfs) < model.tm.num_pdfs  # YES's pdfs are unreachable
+    x = feats[utt.id][:first_word_end + 5]
+    full, full_like = viterbi_align(model, graph, x, AlignOptions())
+    part, part_like = viterbi_align(model, graph, x, AlignOptions(), pdfs=pdfs)
+    assert full is not None
+    np.testing.assert_array_equal(full, part)
+    assert abs(full_like - part_like) < 1e-4 * abs(full_like)

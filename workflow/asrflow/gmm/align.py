@@ -74,14 +74,18 @@ def viterbi_align(
     feats: np.ndarray,
     opts: AlignOptions,
     pdf_offsets: np.ndarray | None = None,
+    pdfs: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, float]:
-    """Best transition-id sequence through `graph` for `feats` and its (unscaled) log-likelihood."""
+    """Best transition-id sequence through `graph` for `feats` and its (unscaled) log-likelihood.
+
+    `pdfs` (`AcousticModel.graph_pdfs(graph)`) limits the likelihood computation to the graph's pdfs.
+    """
     fst = kaldifst.StdVectorFst(graph)
     khg.add_transition_probs(
         trans_model=model.tm, disambig_syms=[], transition_scale=opts.transition_scale,
         self_loop_scale=opts.self_loop_scale, fst=fst,
     )
-    decodable = khg.DecodableCtc(model.tid_loglikes(feats, opts.acoustic_scale, pdf_offsets))
+    decodable = khg.DecodableCtc(model.tid_loglikes(feats, opts.acoustic_scale, pdf_offsets, pdfs))
     out = khg.align_utterance_wrapper(
         khg.AlignConfig(beam=opts.beam, retry_beam=opts.retry_beam), "utt", opts.acoustic_scale,
         fst, decodable, 0, 0, 0, 0.0, 0,

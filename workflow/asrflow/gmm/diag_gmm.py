@@ -13,6 +13,7 @@ import numpy as np
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 POST_FLOOR = -30.0  # log-likelihoods this far below a frame's best are treated as zero posterior
+UNSEEN = -1.0e10  # log-likelihood given to pdfs left out of a partial computation (no path can use them)
 
 
 @dataclass
@@ -98,9 +99,25 @@ class DiagGmmSet:
         rel = np.maximum(gauss_ll - peak[:, self.pdf_of], POST_FLOOR)
         return peak + np.log(np.add.reduceat(np.exp(rel), starts, axis=1))
 
-    def loglikes(self, feats: np.ndarray) -> np.ndarray:
-        """Log-likelihood of every frame under every pdf, (T, P)."""
-        return self.pdf_loglikes(self.gauss_loglikes(feats))
+    def loglikes(self, feats: np.ndarray, pdfs: np.ndarray | None = None) -> np.ndarray:
+        """Log-likelihood of every frame under every pdf, (T, P); with `pdfs`, only those (the rest `UNSEEN`).
+
+        An alignment only visits the pdfs of its utterance's training graph, so computing just
+        those (as Kaldi's decodables do lazily) saves most of the work of a realignment pass.
+        """
+        if pdfs is None:
+            return self.pdf_loglikes(self.gauss_loglikes(feats))
+        sel = np.flatnonzero(np.isin(self.pdf_of, pdfs))
+        gconst, a, b = self._linear_params
+        x = feats.astype(np.float64)
+        ll = gconst[sel] + x @ a[:, sel] + (x * x) @ b[:, sel]
+        pdf_of = self.pdf_of[sel]
+        starts = np.flatnonzero(np.r_[True, pdf_of[1:] != pdf_of[:-1]])
+        peak = np.maximum.reduceat(ll, starts, axis=1)
+        rel = np.maximum(ll - np.repeat(peak, np.diff(np.r_[starts, len(sel)]), axis=1), POST_FLOOR)
+        out = np.full((len(feats), self.num_pdfs), UNSEEN)
+        out[:, pdf_of[starts]] = peak + np.log(np.add.reduceat(np.exp(rel), starts, axis=1))
+        return out
 
     def accumulate(self, feats: np.ndarray, pdfs: np.ndarray, stats_feats: np.ndarray | None = None) -> GmmStats:
         """EM statistics for frames with known pdfs (Viterbi alignment): posteriors only over each frame's own pdf.

@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 import kaldi_hmm_gmm as khg
+import kaldifst
 import numpy as np
 
 from asrflow.common import atomic_path
@@ -78,6 +79,12 @@ class AcousticModel:
         n = self.tm.num_transition_ids
         return np.array([False, *(self.tm.is_self_loop(t) for t in range(1, n + 1))])
 
+    def graph_pdfs(self, graph: kaldifst.StdVectorFst) -> np.ndarray:
+        """The pdfs whose transition ids label `graph`'s arcs (all an alignment through it can visit)."""
+        tids = {arc.ilabel for s in kaldifst.StateIterator(graph) for arc in kaldifst.ArcIterator(graph, s)}
+        tids.discard(0)
+        return np.unique(self.tid2pdf[sorted(tids)])
+
     def phone_segments(self, ali: np.ndarray) -> list[tuple[int, int, int]]:
         """Split a (reordered) alignment into (phone, first frame, end frame) — Kaldi's SplitToPhones.
 
@@ -103,9 +110,13 @@ class AcousticModel:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update({"transform": None, **state})
 
-    def tid_loglikes(self, feats: np.ndarray, scale: float, pdf_offsets: np.ndarray | None = None) -> np.ndarray:
-        """Scaled log-likelihoods indexed (frame, transition-id − 1): the matrix DecodableCtc expects."""
-        ll = self.gmm.loglikes(feats)
+    def tid_loglikes(self, feats: np.ndarray, scale: float, pdf_offsets: np.ndarray | None = None,
+                     pdfs: np.ndarray | None = None) -> np.ndarray:
+        """Scaled log-likelihoods indexed (frame, transition-id − 1): the matrix DecodableCtc expects.
+
+        `pdfs` restricts the computation to the pdfs a graph can reach (`graph_pdfs`).
+        """
+        ll = self.gmm.loglikes(feats, pdfs)
         if pdf_offsets is not None:
             ll = ll + pdf_offsets
         return (scale * ll[:, self.tid2pdf[1:]]).astype(np.float32)

@@ -73,6 +73,7 @@ class Shard:
         self.speaker = {u.id: u.speaker for u in utts}
         self.raw = {u.id: u.feats for u in utts}
         self.graphs = {u.id: compiler.compile(u.text) for u in utts}
+        self.graph_pdfs = {u: model.graph_pdfs(g) for u, g in self.graphs.items()}  # the tree is fixed per stage
         self.ali: dict[str, np.ndarray] = {}
         self.set_transforms(None, {})
 
@@ -129,7 +130,7 @@ class Shard:
         """Viterbi-realign every utterance with `model`; the result carries failures and changed frames only."""
         res = ShardResult(GmmStats.zeros(0, model.gmm.dim), np.zeros(model.tm.num_transition_ids + 1))
         for u in self.ids:
-            ali, _ = viterbi_align(model, self.graphs[u], self.feats[u], opts, pdf_offsets)
+            ali, _ = viterbi_align(model, self.graphs[u], self.feats[u], opts, pdf_offsets, self.graph_pdfs[u])
             if ali is None:
                 res.failed.append(u)
                 self.ali.pop(u, None)
