@@ -90,8 +90,8 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
     grid = [(lmwt, wip) for lmwt in opts.lmwt_search for wip in opts.wip_search]
     # acoustic costs in the lattice carry the decoding scale: LM weight L means acoustic × 1/(scale·L)
     weights = [(1.0 / (opts.acoustic_scale * lmwt), wip) for lmwt, wip in grid]
-    # the simple lattice decoder has no adaptive beam: widen it by the lattice beam so that its best
-    # path is not pruned where the faster decoder's survives
+    # the simple lattice decoder prunes harder than the faster one: start at beam + lattice beam
+    # (LatticeGenerator widens it further where the 1-best is lost)
     lattices = LatticeGenerator(hclg, opts.beam + opts.lattice_beam, opts.lattice_beam) if grid else None
     swept: dict[tuple[float, float], list[str]] = {g: [] for g in grid}
     kept: dict[str, RawLattice] = {}  # for LM rescoring (asrflow.decode.rescore)
@@ -103,7 +103,7 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
         hyp = decoder.decode(loglikes)
         decode_s += time.perf_counter() - start
         if lattices is not None:
-            lat = lattices.lattice(loglikes)
+            lat = lattices.lattice(loglikes, hyp.words if hyp.ok else None)
             best = lat.best_paths(weights) if lat is not None else [([], None)] * len(grid)
             if lat is not None:
                 kept[u.id] = lat
@@ -120,6 +120,8 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
     info = {"rtf": decode_s / max(audio_s, 1e-9), "decode_seconds": decode_s, "audio_seconds": audio_s,
             "utterances": len(utts), "not_final": failed, **(extra_info or {})}
     log.info("decoded %d utterances, RTF %.4f, %d without a final state", len(utts), info["rtf"], len(failed))
+    if lattices is not None and lattices.widened:
+        log.info("%d lattice(s) searched again at a wider beam to keep the 1-best", lattices.widened)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         (tmp / "hyp.txt").write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
