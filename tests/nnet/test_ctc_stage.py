@@ -88,6 +88,21 @@ def test_ctc_hlg_decoding_kaldi_and_k2_agree(yesno_system, ctc_dir: tuple[Path, 
     assert score(read_kaldi_table(test / "kaldi/text"), hyps["kaldi"], None).total.wer <= bound
 
 
+def test_ctc_lm_weight_sweep_contains_the_decoders_one_best(yesno_system, ctc_dir: tuple[Path, float],
+                                                            tmp_path: Path) -> None:
+    """Kaldi's chain-model convention: LM weight 10 with no penalty is the decoding weight itself."""
+    build_ctc_graphs(yesno_system.lang, yesno_system.g_fst, tmp_path / "graph")
+    opts = CtcDecodeOptions(lmwt_search=(7.0, 10.0, 17.0), wip_search=(0.0, 1.0))
+    decode_ctc_part(tmp_path / "graph", yesno_system.lang, ctc_dir[0], yesno_system.data / "test", opts,
+                    tmp_path / "dec", "kaldi")
+    sweep = tmp_path / "dec/scoring"
+    assert sorted(p.name for p in sweep.iterdir()) == sorted(f"{w}_{p}.txt" for w in (7, 10, 17) for p in (0, 1))
+    assert (sweep / "10_0.txt").read_text() == (tmp_path / "dec/hyp.txt").read_text()
+    words = {f: sum(len(line.split()) - 1 for line in (sweep / f).read_text().splitlines())
+             for f in ("7_0.txt", "17_1.txt")}
+    assert words["17_1.txt"] <= words["7_0.txt"]  # a heavier LM and a penalty favour fewer words
+
+
 def test_restarts_keep_the_lowest_validation_loss(yesno_system, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each restart trains from its own seed; the run whose best epoch validates lowest is returned."""
     import asrflow.nnet.ctc as ctc_module

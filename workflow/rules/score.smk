@@ -11,11 +11,11 @@ rule score:
         f"{EXP}/{{stage}}/decode_{{lm}}_{{test_set}}/scores.json",
     params:
         out=f"{EXP}/{{stage}}/decode_{{lm}}_{{test_set}}",
-        # Kaldi's LM-weight sweep exists for first-pass lattice (HCLG) decodes, not for the CTC/MMI networks'
-        # 1-best nor for rescored output
+        # Kaldi's LM-weight sweep exists for first-pass lattice decodes (HCLG, and HLG by kaldi-decoder), not for
+        # k2's 1-best nor for rescored output
         sweep=lambda w: (f"--sweep-dir {R}/exp_{w.lex}/{w.stage}/decode_{w.lm}_{w.test_set}/scoring"
                          if config["decode"]["lmwt_search"] and w.lm in FIRST_LMS
-                         and w.stage.removesuffix("_k2") not in SEQ_NETS else ""),
+                         and not w.stage.endswith("_k2") else ""),
     log:
         f"{R}/logs/score_{{stage}}_{{lex}}_{{lm}}_{{test_set}}.log",
     shell:

@@ -25,8 +25,9 @@ def run(a: argparse.Namespace) -> None:
         raise AsrflowError("--graph and --cfg are required unless --lattices is given")
     cfg = parse_json_arg(a.cfg, "--cfg")
     if a.ctc is not None:
-        opts = CtcDecodeOptions(**{k: cfg[k] for k in ("beam", "max_active", "min_active", "acoustic_scale")
-                                   if k in cfg})
+        opts = CtcDecodeOptions(**{k: tuple(cfg[k]) if k.endswith("_search") else cfg[k]
+                                   for k in ("beam", "max_active", "min_active", "acoustic_scale", "lattice_beam")
+                                   + (("lmwt_search", "wip_search") if a.ctc == "kaldi" else ()) if k in cfg})
         decode_ctc_part(a.graph, a.lang, a.nnet, a.data, opts, a.out, a.ctc, parse_json_arg(a.info, "--info"),
                         a.rescore_G)
         return

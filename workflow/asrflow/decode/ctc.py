@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import kaldi_decoder
@@ -17,6 +17,7 @@ import numpy as np
 
 from asrflow.common import AsrflowError, atomic_path, get_logger, progress
 from asrflow.data.features import load_features, load_utterances
+from asrflow.decode.lattice import LatticeGenerator, write_sweep
 from asrflow.lang.langdir import LangDir
 
 log = get_logger("asrflow.decode")
@@ -30,6 +31,12 @@ class CtcDecodeOptions:
     max_active: int = 7000  # at most this many active states per frame (tightens the beam)
     min_active: int = 200  # at least this many active states per frame (widens the beam)
     acoustic_scale: float = 1.0  # multiplies the log-probs; relative to graph (LM and lexicon) weights of 1
+    lattice_beam: float = 6.0  # lattices for the LM-weight sweep (kaldi-decoder only)
+    lmwt_search: tuple[float, ...] = ()  # Kaldi's chain-model sweep: LM weight L scales the log-probs by 10 / L
+    wip_search: tuple[float, ...] = (0.0,)
+
+
+SWEEP_UNIT = 10.0  # the LM weight that reproduces the decoding scales (Kaldi chain models' post-decode-acwt 10)
 
 
 @dataclass(frozen=True)
@@ -112,9 +119,13 @@ def decode_ctc_part(graph_dir: Path, lang_dir: Path, nnet_dir: Path, data_dir: P
     start = time.perf_counter()
     log_probs = [opts.acoustic_scale * pseudo_loglikes(net, feats[u.id], None)
                  for u in progress(utts, len(utts), log, f"CTC network on {data_dir.name}")]
+    swept: dict[tuple[float, float], list[str]] = {}
     if decoder == "kaldi":
-        search = CtcDecoder(graph, opts)
-        words = [search.decode(lp).labels for lp in log_probs]
+        search = CtcDecoder(graph, replace(opts, acoustic_scale=1.0))  # the log-probs above are scaled already
+        hyps = [search.decode(lp) for lp in log_probs]
+        words = [h.labels for h in hyps]
+        if opts.lmwt_search:
+            swept = sweep(graph, log_probs, hyps, [u.id for u in utts], lang, opts)
     elif rescore_g is None:
         from asrflow.graph.k2graph import k2_decode, to_k2
 
@@ -136,4 +147,23 @@ def decode_ctc_part(graph_dir: Path, lang_dir: Path, nnet_dir: Path, data_dir: P
         (tmp / "greedy.txt").write_text("".join(" ".join([u.id, *(lang.id2phone[p] for p in greedy_ctc(lp))]) + "\n"
                                                 for u, lp in zip(utts, log_probs)), encoding="utf-8")
         (tmp / "decode_info.json").write_text(json.dumps(info, indent=1) + "\n")
+        if swept:
+            write_sweep(tmp / "scoring", swept)
     return info
+
+
+def sweep(graph: kaldifst.StdVectorFst, log_probs: list[np.ndarray], hyps: list[CtcHypothesis], ids: list[str],
+          lang: LangDir, opts: CtcDecodeOptions) -> dict[tuple[float, float], list[str]]:
+    """Best paths of each utterance's lattice at every (LM weight, insertion penalty) of the sweep, as text lines."""
+    grid = [(lmwt, wip) for lmwt in opts.lmwt_search for wip in opts.wip_search]
+    weights = [(SWEEP_UNIT / lmwt, wip) for lmwt, wip in grid]
+    lattices = LatticeGenerator(graph, opts.beam + opts.lattice_beam, opts.lattice_beam)
+    swept: dict[tuple[float, float], list[str]] = {g: [] for g in grid}
+    for utt, lp, hyp in zip(ids, log_probs, hyps):
+        lat = lattices.lattice(np.ascontiguousarray(lp, dtype=np.float32), hyp.labels if hyp.final else None)
+        best = lat.best_paths(weights) if lat is not None else [([], None)] * len(grid)
+        for g, (word_ids, _) in zip(grid, best):
+            swept[g].append(" ".join([utt, *(lang.id2word[w] for w in word_ids)]))
+    if lattices.widened:
+        log.info("%d lattice(s) searched again at a wider beam to keep the 1-best", lattices.widened)
+    return swept

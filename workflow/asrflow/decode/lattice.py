@@ -8,6 +8,7 @@ of a raw lattice under new scales is the same as that of its determinized form.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import kaldi_decoder
 import kaldifst
@@ -153,3 +154,10 @@ class LatticeGenerator:
         if not ok or lat.num_states == 0:
             return None
         return RawLattice.from_fst(lat)
+
+
+def write_sweep(scoring_dir: Path, swept: dict[tuple[float, float], list[str]]) -> None:
+    """Write a sweep's hypotheses as `<lmwt>_<wip>.txt` text files (utterance id, words), as the scorer reads them."""
+    scoring_dir.mkdir()
+    for (lmwt, wip), lines in swept.items():
+        (scoring_dir / f"{lmwt:g}_{wip:g}.txt").write_text("".join(x + "\n" for x in lines), encoding="utf-8")

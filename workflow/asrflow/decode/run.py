@@ -14,7 +14,7 @@ from asrflow.common import atomic_path, get_logger, load_arrays, progress
 from asrflow.data.features import Utterance, load_utterances
 from asrflow.decode.ctm import ctm_lines, read_prons, word_segments
 from asrflow.decode.decoder import Decoder, DecodeOptions
-from asrflow.decode.lattice import LatticeGenerator, RawLattice, lattices_to_arrays
+from asrflow.decode.lattice import LatticeGenerator, RawLattice, lattices_to_arrays, write_sweep
 from asrflow.gmm.adapt import adapt, compose_speakers, speaker_fmllr
 from asrflow.gmm.model import AcousticModel
 from asrflow.lang.langdir import LangDir
@@ -134,7 +134,5 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
         if grid:
             with open(tmp / "lattices.npz", "wb") as f:
                 np.savez_compressed(f, **lattices_to_arrays(kept))
-            (tmp / "scoring").mkdir()
-            for (lmwt, wip), lines in swept.items():
-                (tmp / "scoring" / f"{lmwt:g}_{wip:g}.txt").write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+            write_sweep(tmp / "scoring", swept)
     return info
