@@ -23,9 +23,9 @@ def test_a_lattice_that_lost_the_one_best_is_searched_again(yesno_system, tmp_pa
     for f in feats.values():
         ll = yesno_system.model.tid_loglikes(f, opts.acoustic_scale)
         hyp = decoder.decode(ll)
-        plain = narrow.lattice(ll)
+        plain, _ = narrow.lattice(ll, [])
         lost += plain is None or plain.best_paths([(1.0, 0.0)])[0][0] != hyp.words
-        lat = narrow.lattice(ll, hyp.words)
-        kept += lat is not None and lat.best_paths([(1.0, 0.0)])[0][0] == hyp.words
+        lat, (best,) = narrow.lattice(ll, [(1.0, 0.0)], hyp.words)
+        kept += lat is not None and best[0] == hyp.words
     assert lost > 0 and narrow.widened == lost
     assert kept == len(feats)

@@ -50,7 +50,6 @@ def test_two_worker_processes_give_the_same_model(yesno_system) -> None:
     np.testing.assert_allclose(one.gmm.means, two.gmm.means, atol=1e-6)
 
 
-
 def test_aligning_on_the_graphs_pdfs_only_changes_nothing(yesno_system) -> None:
     model, lang = yesno_system.model, LangDir(yesno_system.lang)
     feats = load_features(yesno_system.data / "train")

@@ -25,9 +25,10 @@ def run(a: argparse.Namespace) -> None:
         raise AsrflowError("--graph and --cfg are required unless --lattices is given")
     cfg = parse_json_arg(a.cfg, "--cfg")
     if a.ctc is not None:
-        opts = CtcDecodeOptions(**{k: tuple(cfg[k]) if k.endswith("_search") else cfg[k]
-                                   for k in ("beam", "max_active", "min_active", "acoustic_scale", "lattice_beam")
-                                   + (("lmwt_search", "wip_search") if a.ctc == "kaldi" else ()) if k in cfg})
+        keys = ["beam", "max_active", "min_active", "acoustic_scale", "lattice_beam"]
+        if a.ctc == "kaldi":  # k2's decodes keep no sweep
+            keys += ["lmwt_search", "wip_search"]
+        opts = CtcDecodeOptions(**{k: tuple(cfg[k]) if isinstance(cfg[k], list) else cfg[k] for k in keys if k in cfg})
         decode_ctc_part(a.graph, a.lang, a.nnet, a.data, opts, a.out, a.ctc, parse_json_arg(a.info, "--info"),
                         a.rescore_G)
         return

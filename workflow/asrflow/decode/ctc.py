@@ -160,8 +160,8 @@ def sweep(graph: kaldifst.StdVectorFst, log_probs: list[np.ndarray], hyps: list[
     lattices = LatticeGenerator(graph, opts.beam + opts.lattice_beam, opts.lattice_beam)
     swept: dict[tuple[float, float], list[str]] = {g: [] for g in grid}
     for utt, lp, hyp in zip(ids, log_probs, hyps):
-        lat = lattices.lattice(np.ascontiguousarray(lp, dtype=np.float32), hyp.labels if hyp.final else None)
-        best = lat.best_paths(weights) if lat is not None else [([], None)] * len(grid)
+        _, best = lattices.lattice(np.ascontiguousarray(lp, dtype=np.float32), weights,
+                                   hyp.labels if hyp.final else None)
         for g, (word_ids, _) in zip(grid, best):
             swept[g].append(" ".join([utt, *(lang.id2word[w] for w in word_ids)]))
     if lattices.widened:

@@ -133,19 +133,21 @@ class LatticeGenerator:
             for b in (beam, 2.0 * beam)]
         self.widened = 0  # utterances that needed the wider beam
 
-    def lattice(self, tid_loglikes: np.ndarray, one_best: list[int] | None = None) -> RawLattice | None:
-        """Raw lattice of one utterance given scaled log-likelihoods (frame, transition-id − 1).
+    def lattice(self, tid_loglikes: np.ndarray, weights: list[tuple[float, float]], one_best: list[int] | None = None,
+                ) -> tuple[RawLattice | None, list[tuple[list[int], np.ndarray | None]]]:
+        """Raw lattice of one utterance given scaled log-likelihoods (frame, transition-id − 1), and its best
+        paths under `weights` (`RawLattice.best_paths`; empty without a lattice).
 
         With `one_best` (the words decoded at these scales), the lattice must contain it as its best path.
         """
-        lat = None
-        for k, decoder in enumerate(self._decoders):
-            lat = self._decode(decoder, tid_loglikes)
-            if one_best is None or (lat is not None and lat.best_paths([(1.0, 0.0)])[0][0] == list(one_best)):
-                break
-            if k + 1 < len(self._decoders):
-                self.widened += 1
-        return lat
+        check = [*weights, (1.0, 0.0)]  # the decoding scales, scored in the same pass as the sweep
+        lat = self._decode(self._decoders[0], tid_loglikes)
+        paths = lat.best_paths(check) if lat is not None else None
+        if one_best is not None and (paths is None or paths[-1][0] != list(one_best)):
+            self.widened += 1
+            lat = self._decode(self._decoders[1], tid_loglikes)
+            paths = lat.best_paths(check) if lat is not None else None
+        return lat, paths[:-1] if paths is not None else [([], None)] * len(weights)
 
     @staticmethod
     def _decode(decoder: kaldi_decoder.LatticeSimpleDecoder, tid_loglikes: np.ndarray) -> RawLattice | None:

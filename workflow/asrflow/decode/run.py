@@ -103,8 +103,7 @@ def decode_part(graph_dir: Path, lang_dir: Path, model_path: Path, data_dir: Pat
         hyp = decoder.decode(loglikes)
         decode_s += time.perf_counter() - start
         if lattices is not None:
-            lat = lattices.lattice(loglikes, hyp.words if hyp.ok else None)
-            best = lat.best_paths(weights) if lat is not None else [([], None)] * len(grid)
+            lat, best = lattices.lattice(loglikes, weights, hyp.words if hyp.ok else None)
             if lat is not None:
                 kept[u.id] = lat
             for g, (word_ids, _) in zip(grid, best):

@@ -86,18 +86,27 @@ class DiagGmmSet:
                                                 + (self.means**2 * inv).sum(1)))
         return gconst, (self.means * inv).T, (-0.5 * inv).T
 
-    def gauss_loglikes(self, feats: np.ndarray) -> np.ndarray:
-        """Weighted log-likelihood of every frame under every Gaussian, (T, G)."""
+    def gauss_loglikes(self, feats: np.ndarray, sel: np.ndarray | None = None) -> np.ndarray:
+        """Weighted log-likelihood of every frame under every Gaussian (or the Gaussians `sel`), (T, G)."""
         gconst, a, b = self._linear_params
+        if sel is not None:
+            gconst, a, b = gconst[sel], a[:, sel], b[:, sel]
         x = feats.astype(np.float64)
         return gconst + x @ a + (x * x) @ b
 
-    def pdf_loglikes(self, gauss_ll: np.ndarray) -> np.ndarray:
-        """Log-sum-exp of Gaussian log-likelihoods within each pdf, (T, P)."""
-        starts = self._starts()
+    def pdf_loglikes(self, gauss_ll: np.ndarray, pdf_of: np.ndarray | None = None) -> np.ndarray:
+        """Log-sum-exp of Gaussian log-likelihoods within each pdf, (T, P).
+
+        `pdf_of` gives the pdfs of `gauss_ll`'s columns when they are a subset of the Gaussians
+        (grouped by pdf as stored); pdfs without a column get `UNSEEN`.
+        """
+        pdf_of = self.pdf_of if pdf_of is None else pdf_of
+        starts = np.flatnonzero(np.r_[True, pdf_of[1:] != pdf_of[:-1]])
         peak = np.maximum.reduceat(gauss_ll, starts, axis=1)
-        rel = np.maximum(gauss_ll - peak[:, self.pdf_of], POST_FLOOR)
-        return peak + np.log(np.add.reduceat(np.exp(rel), starts, axis=1))
+        rel = np.maximum(gauss_ll - np.repeat(peak, np.diff(np.r_[starts, len(pdf_of)]), axis=1), POST_FLOOR)
+        out = np.full((len(gauss_ll), self.num_pdfs), UNSEEN)
+        out[:, pdf_of[starts]] = peak + np.log(np.add.reduceat(np.exp(rel), starts, axis=1))
+        return out
 
     def loglikes(self, feats: np.ndarray, pdfs: np.ndarray | None = None) -> np.ndarray:
         """Log-likelihood of every frame under every pdf, (T, P); with `pdfs`, only those (the rest `UNSEEN`).
@@ -108,16 +117,7 @@ class DiagGmmSet:
         if pdfs is None:
             return self.pdf_loglikes(self.gauss_loglikes(feats))
         sel = np.flatnonzero(np.isin(self.pdf_of, pdfs))
-        gconst, a, b = self._linear_params
-        x = feats.astype(np.float64)
-        ll = gconst[sel] + x @ a[:, sel] + (x * x) @ b[:, sel]
-        pdf_of = self.pdf_of[sel]
-        starts = np.flatnonzero(np.r_[True, pdf_of[1:] != pdf_of[:-1]])
-        peak = np.maximum.reduceat(ll, starts, axis=1)
-        rel = np.maximum(ll - np.repeat(peak, np.diff(np.r_[starts, len(sel)]), axis=1), POST_FLOOR)
-        out = np.full((len(feats), self.num_pdfs), UNSEEN)
-        out[:, pdf_of[starts]] = peak + np.log(np.add.reduceat(np.exp(rel), starts, axis=1))
-        return out
+        return self.pdf_loglikes(self.gauss_loglikes(feats, sel), self.pdf_of[sel])
 
     def accumulate(self, feats: np.ndarray, pdfs: np.ndarray, stats_feats: np.ndarray | None = None) -> GmmStats:
         """EM statistics for frames with known pdfs (Viterbi alignment): posteriors only over each frame's own pdf.
