@@ -94,6 +94,16 @@ def test_hl_and_hlg_spell_words_and_use_only_network_outputs(toy) -> None:
         assert lang.words["#0"] not in {a.olabel for a in arcs}
 
 
+def test_hlg_reads_silence_emitted_twice_in_one_pause_as_one_pause(toy) -> None:
+    lang, g_fst = toy
+    sil = lang.optional_silence
+    frames = phone_frames(lang, "AH") + [sil, sil, 0, 0, sil] + phone_frames(lang, "K AE T") + [sil, 0, sil]
+    hlg = make_hlg(lang, kaldifst.StdVectorFst.read(str(g_fst)))
+    assert transduce(hlg, frames) == [lang.words["A"], lang.words["CAT"]]  # no word put between the two SILs
+    assert transduce(hlg, [sil, 0, sil] + phone_frames(lang, "AH")) == [lang.words["A"]]
+    assert transduce(hlg, phone_frames(lang, "K AE") + [sil] + phone_frames(lang, "T")) is None  # not inside words
+
+
 def test_modified_hlg_needs_no_blank_between_doubled_phones(toy) -> None:
     lang, g_fst = toy
     frames = [lang.phones[p] for p in "AE T T AE N".split()]

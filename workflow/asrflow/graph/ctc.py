@@ -1,4 +1,5 @@
-"""CTC decoding graphs built with OpenFST (kaldifst): H, HL = H ∘ min(det(L)) and HLG = H ∘ min(det(L ∘ G)).
+"""CTC decoding graphs built with OpenFST (kaldifst): H, HL = H ∘ min(det(L)) and HLG = H ∘ min(det(L ∘ G)), L
+with its optional silence repeatable.
 
 These OpenFST graphs are the single source of every CTC graph; `asrflow.graph.k2graph` converts them for k2.
 
@@ -75,9 +76,24 @@ def make_h(lang: LangDir, modified: bool = False) -> kaldifst.StdVectorFst:
     return ctc_topo(num_ctc_outputs(lang) - 1, modified)
 
 
+def repeatable_silence(lang: LangDir) -> kaldifst.StdVectorFst:
+    """L_disambig whose optional silence may repeat: a SIL:<eps> self-loop wherever an optional SIL:<eps> arc starts.
+
+    A CTC net can emit the silence token twice in one pause with blanks between (`SSS----SSS`); with a single
+    optional silence between words, L reads that as SIL, a word, SIL and the decoder inserts a one-frame word
+    (yesno, seed-0 `ctc` net). Silence repeated is still one pause, so CTC graphs accept it at the same cost.
+    """
+    lfst = lang.lexicon_fst(disambig=True)
+    sil = lang.optional_silence
+    for state in [s for s in kaldifst.StateIterator(lfst)
+                  if any(a.ilabel == sil and a.olabel == 0 for a in kaldifst.ArcIterator(lfst, s))]:
+        lfst.add_arc(state, kaldifst.StdArc(sil, 0, 0.0, state))
+    return lfst
+
+
 def lexicon_loop(lang: LangDir) -> kaldifst.StdVectorFst:
     """min(det(L_disambig)) without its #0:#0 loop (that loop only serves G's backoff): any word string, no LM."""
-    lfst = lang.lexicon_fst(disambig=True)
+    lfst = repeatable_silence(lang)
     word0 = lang.words.get("#0")
     for state in kaldifst.StateIterator(lfst):
         arcs = list(kaldifst.ArcIterator(lfst, state))
@@ -95,12 +111,14 @@ def lexicon_loop(lang: LangDir) -> kaldifst.StdVectorFst:
 def make_hlg(lang: LangDir, g: kaldifst.StdVectorFst | None, modified: bool = False) -> kaldifst.StdVectorFst:
     """H ∘ min(det(L ∘ G)) from frames to words (g=None: H ∘ min(det(L)), the lexicon loop without an LM).
 
+    L is `repeatable_silence(lang)`: the lang dir's L_disambig with its optional silence repeatable.
+
     As Kaldi's mkgraph.sh: H gets #k:#k self-loops so the disambiguation symbols of LG survive composition and
     keep H ∘ LG determinizable; after determinization they become epsilon, then eps:eps arcs are removed and the
     graph is minimized. With a modified topology H ∘ LG is not functional, so it is neither determinized nor
     minimized. Arcs with input epsilon (and a word output) can remain, as in HCLG. `g` gets arc-sorted in place.
     """
-    lg = lexicon_loop(lang) if g is None else compose_lg(lang, g)
+    lg = lexicon_loop(lang) if g is None else compose_lg(lang, g, repeatable_silence(lang))
     h = ctc_topo(num_ctc_outputs(lang) - 1, modified)
     for state in kaldifst.StateIterator(h):
         for d in lang.disambig:

@@ -26,9 +26,10 @@ def relabel_inputs(fst: kaldifst.StdVectorFst, to_epsilon: set[int]) -> None:
             fst.add_arc(state, kaldifst.StdArc(ilabel, a.olabel, a.weight, a.nextstate))
 
 
-def compose_lg(lang: LangDir, g: kaldifst.StdVectorFst) -> kaldifst.StdVectorFst:
-    """min(det(L_disambig ∘ G)): the lexicon-and-grammar transducer from phones to words."""
-    lfst = lang.lexicon_fst(disambig=True)
+def compose_lg(lang: LangDir, g: kaldifst.StdVectorFst,
+               lfst: kaldifst.StdVectorFst | None = None) -> kaldifst.StdVectorFst:
+    """min(det(L_disambig ∘ G)): the lexicon-and-grammar transducer from phones to words (`lfst`: another L_disambig)."""
+    lfst = lang.lexicon_fst(disambig=True) if lfst is None else lfst
     kaldifst.arcsort(lfst, sort_type="olabel")
     kaldifst.arcsort(g, sort_type="ilabel")
     lg = kaldifst.compose(lfst, g)
