@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from asrflow.common import AsrflowError
-from asrflow.nnet.train import (TrainConfig, TrainResult, load_model, log_priors, pseudo_loglikes, save_model,
-                                train_ctc, train_frame_classifier)
+from asrflow.nnet.train import (UNSEEN_LOG_PRIOR, TrainConfig, TrainResult, load_model, log_priors, pseudo_loglikes,
+                                save_model, train_ctc, train_frame_classifier)
 
 SMALL = TrainConfig(hidden_dim=64, contexts=((1, 1), (1, 1), (1, 2)), epochs=8, batch_frames=600, log_every=5)
 
@@ -135,11 +135,14 @@ def test_ctc_on_linear_phone_graphs_matches_plain_ctc() -> None:
         assert b["valid_loss"] == pytest.approx(a["valid_loss"], rel=1e-3)
 
 
-def test_log_priors_are_a_floored_distribution() -> None:
-    prior = log_priors([np.array([0, 0, 1, 3]), np.array([3, 3, 0, 0])], 5, floor=1e-6)
-    assert np.exp(prior).sum() == pytest.approx(1.0)
-    assert prior[0] == pytest.approx(np.log(0.5), abs=1e-5) and prior[3] > prior[1]
-    assert prior[2] == prior[4] == pytest.approx(np.log(1e-6), abs=1e-5)
+def test_log_priors_are_a_distribution_that_switches_off_unseen_pdfs() -> None:
+    prior = log_priors([np.array([0, 0, 1, 3]), np.array([3, 3, 0, 0])], 5)
+    seen = [0, 1, 3]
+    assert np.exp(prior[seen]).sum() == pytest.approx(1.0)
+    assert prior[0] == pytest.approx(np.log(0.5)) and prior[3] > prior[1]
+    assert prior[2] == prior[4] == UNSEEN_LOG_PRIOR  # no frames: Kaldi's nnet1 makes their likelihood ~0
+    log_post = np.log(np.full((1, 5), 0.2, dtype=np.float32))
+    assert (log_post - prior)[0, [2, 4]].max() < (log_post - prior)[0, seen].min() - 1000
     with pytest.raises(AsrflowError, match="outside"):
         log_priors([np.array([0, 7])], 5)
 
