@@ -7,6 +7,7 @@ and numpy 2 silently breaks torch 1.13.1, so these run with the ordinary unit te
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 from importlib.metadata import version
@@ -119,3 +120,24 @@ def test_k2_ctc_loss_matches_torch() -> None:
         dense = k2.DenseFsaVec(log_probs, segments)
         loss = k2.ctc_loss(graph, dense, output_beam=1e4, reduction="sum")
         assert torch.allclose(loss, expected, atol=1e-4), f"{name}: k2 {loss.item()} vs torch {expected.item()}"
+
+
+def test_numpy_blas_runs_the_pinned_kernels_whatever_the_cpu() -> None:
+    """numpy's OpenBLAS uses the core type asrflow pins, not the CPU's own (which made runs differ by machine)."""
+    import ctypes
+    import platform
+    from pathlib import Path
+
+    import numpy as np
+
+    import asrflow
+
+    if platform.machine() != "x86_64" or not asrflow.cpu_has_avx2():
+        pytest.skip("kernels are pinned on x86-64 CPUs with AVX2 only")
+    libs = sorted((Path(np.__file__).parents[1] / "numpy.libs").glob("libopenblas*.so"))
+    if not libs:
+        pytest.skip("this numpy has no bundled OpenBLAS")
+    corename = ctypes.CDLL(str(libs[0])).openblas_get_corename64_
+    corename.restype = ctypes.c_char_p
+    # asrflow's pin, or a value the user set before: either way in force, so set before numpy loaded
+    assert corename().decode().lower() == os.environ["OPENBLAS_CORETYPE"].lower()
