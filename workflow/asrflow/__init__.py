@@ -21,7 +21,9 @@ X86_64_KERNELS = {
 
 
 def cpu_has_avx2() -> bool:
-    """Whether this CPU runs AVX2 + FMA code (the pinned kernels), from /proc/cpuinfo."""
+    """Whether this is an x86-64 CPU that runs AVX2 + FMA code (the pinned kernels), from /proc/cpuinfo."""
+    if platform.machine() != "x86_64":
+        return False
     try:
         flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
     except (OSError, StopIteration):
@@ -29,6 +31,6 @@ def cpu_has_avx2() -> bool:
     return {"avx2", "fma"} <= set(flags.split())
 
 
-if platform.machine() == "x86_64" and cpu_has_avx2():
+if cpu_has_avx2():
     for _name, _value in X86_64_KERNELS.items():
         os.environ.setdefault(_name, _value)
