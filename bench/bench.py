@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += collect(REPO / "results" / recipe, recipe, since)
     print(machine_description())
     if not args.no_run:
-        print(f"runs: snakemake --cores 1, pinned to CPU {args.cpu}, 1 BLAS/OpenMP thread")
+        print(f"runs: snakemake --cores 1, pinned to CPU {args.cpu}; decodes on 1 BLAS/OpenMP thread, training jobs on "
+              "config `threads` sharing that CPU (so they train the same models as on more cores)")
     print(format_table(rows))
     return 1 if any(r.verdict == "FAIL" for r in rows) else 0
 

@@ -19,6 +19,11 @@ if not Path(LOCAL).is_file():
     raise WorkflowError(f"unknown recipe/corpus {CORPUS!r}: there is no {LOCAL}; known: {', '.join(known)}")
 
 PYTHON = shlex.quote(sys.executable)  # jobs run in the interpreter (venv) that runs Snakemake
+# Training jobs compute with config `threads` whatever --cores grants: BLAS and torch split sums across
+# threads, so another thread or worker count trains other bits (docs/experiments.md: threads).
+THREADS = config["threads"]
+TRAIN_PYTHON = (f"OPENBLAS_NUM_THREADS={THREADS} MKL_NUM_THREADS={THREADS} OMP_NUM_THREADS={THREADS} "
+                f"{PYTHON}")
 R = f"results/{RECIPE}"
 STAGES = config["stages"]
 TRI_STAGES = [s for s in STAGES if s.startswith("tri")]

@@ -21,14 +21,14 @@ rule mono:
         data=f"{R}/data/train",
         lang=LANG,
         out=f"{EXP}/mono",
-    threads: 2
+    threads: THREADS
     log:
         f"{R}/logs/mono_{{lex}}.log",
     benchmark:
         f"{R}/benchmarks/train_mono_{{lex}}.tsv"
     shell:
-        "{PYTHON} -m asrflow.gmm mono --data {params.data} --lang {params.lang} --cfg {params.cfg} "
-        "--seed {params.seed} --num-jobs {threads} --out {params.out} 2> {log}"
+        "{TRAIN_PYTHON} -m asrflow.gmm mono --data {params.data} --lang {params.lang} --cfg {params.cfg} "
+        "--seed {params.seed} --num-jobs {THREADS} --out {params.out} 2> {log}"
 
 
 for _stage in TRI_STAGES:
@@ -54,14 +54,14 @@ for _stage in TRI_STAGES:
             prev=f"{EXP}/{_prev}",
             out=f"{EXP}/{_stage}",
             lang=LANG,
-        threads: 2
+        threads: THREADS
         log:
             f"{R}/logs/{_stage}_{{lex}}.log",
         benchmark:
             f"{R}/benchmarks/train_{_stage}_{{lex}}.tsv"
         shell:
-            "{PYTHON} -m asrflow.gmm tri --data {params.data} --lang {params.lang} --prev {params.prev} --cfg {params.cfg} "
-            "--seed {params.seed} --num-jobs {threads} --out {params.out} 2> {log}"
+            "{TRAIN_PYTHON} -m asrflow.gmm tri --data {params.data} --lang {params.lang} --prev {params.prev} --cfg {params.cfg} "
+            "--seed {params.seed} --num-jobs {THREADS} --out {params.out} 2> {log}"
 
 
 rule align_fmllr:
@@ -81,11 +81,11 @@ rule align_fmllr:
         model_dir=f"{EXP}/{{stage}}",
         out=f"{EXP}/{{stage}}_ali_{{part}}",
         lang=LANG,
-    threads: 2
+    threads: THREADS
     log:
         f"{R}/logs/align_fmllr_{{stage}}_{{lex}}_{{part}}.log",
     benchmark:
         f"{R}/benchmarks/align_fmllr_{{stage}}_{{lex}}_{{part}}.tsv"
     shell:
-        "{PYTHON} -m asrflow.gmm align_fmllr --data {params.data} --lang {params.lang} --model-dir {params.model_dir} "
-        "--cfg {params.cfg} --num-jobs {threads} --out {params.out} 2> {log}"
+        "{TRAIN_PYTHON} -m asrflow.gmm align_fmllr --data {params.data} --lang {params.lang} --model-dir {params.model_dir} "
+        "--cfg {params.cfg} --num-jobs {THREADS} --out {params.out} 2> {log}"

@@ -30,14 +30,14 @@ for _stage in HYBRID_STAGES:
             gmm=f"{EXP}/{_sat}",
             ali=f"{EXP}/{_sat}_ali_{NNET_TRAIN}",
             out=f"{EXP}/{_stage}",
-        threads: 2
+        threads: THREADS
         log:
             f"{R}/logs/{_stage}_{{lex}}.log",
         benchmark:
             f"{R}/benchmarks/train_{_stage}_{{lex}}.tsv"
         shell:
-            "{PYTHON} -m asrflow.nnet hybrid --data {params.data} --gmm-dir {params.gmm} --ali-dir {params.ali} "
-            "--cfg {params.cfg} --seed {params.seed} --num-threads {threads} --out {params.out} 2> {log}"
+            "{TRAIN_PYTHON} -m asrflow.nnet hybrid --data {params.data} --gmm-dir {params.gmm} --ali-dir {params.ali} "
+            "--cfg {params.cfg} --seed {params.seed} --num-threads {THREADS} --out {params.out} 2> {log}"
 
     rule:
         name:
@@ -97,14 +97,14 @@ if SEQ_NETS:
             data=f"{R}/data/{NNET_TRAIN}",
             out=f"{EXP}/{{net}}",
             lang=LANG,
-        threads: 2
+        threads: THREADS
         log:
             f"{R}/logs/{{net}}_{{lex}}.log",
         benchmark:
             f"{R}/benchmarks/train_{{net}}_{{lex}}.tsv"
         shell:
-            "{PYTHON} -m asrflow.nnet ctc --data {params.data} --lang {params.lang} --cfg {params.cfg} --seed {params.seed} "
-            "--num-threads {threads} --out {params.out} 2> {log}"
+            "{TRAIN_PYTHON} -m asrflow.nnet ctc --data {params.data} --lang {params.lang} --cfg {params.cfg} --seed {params.seed} "
+            "--num-threads {THREADS} --out {params.out} 2> {log}"
 
     rule graph_seqnet:
         input:
