@@ -154,8 +154,8 @@ def test_nnet_speed_perturbation_retrains_only_the_networks(yesno: list[str], tm
 
 
 def test_small_networks_train_and_decode_through_the_dag(yesno: list[str], tmp_path: Path) -> None:
-    # the last test on results/it_yesno: it adds rows to its wer.tsv. Small nets (measured on 1 core: hybrid 0.86%,
-    # ctc 0.43%, 1.6 min in all); the full-size yesno figures are the README's
+    # the last test on results/it_yesno: it adds rows to its wer.tsv. Small nets (one probe run on 1 thread, before
+    # config `threads`: hybrid 0.86%, ctc 0.43%, 1.6 min in all); the full-size yesno figures are the README's
     conf = tmp_path / "nets.yaml"
     conf.write_text("stages: [mono, tri1, tri2, tri3, hybrid, ctc]\n"
                     "hybrid: {hidden_dim: 128, epochs: 4, patience: 4, average_last: 2}\n"
