@@ -37,6 +37,21 @@ def fsdd_test(corpora_dir, tmp_path_factory) -> Path:
     return out / "test"
 
 
+def test_dithered_features_are_the_same_whatever_num_jobs(corpora_dir, tmp_path, yesno_test):
+    # the features rule's workers follow --cores; Kaldi's dither is seeded per audio, so the bits must not
+    feats = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        prepare_parts(LOCAL / "yesno.py", corpora_dir / "yesno", {"sample_rate": 8000}, out)
+        compute_features(out / "test", {"dither": 1.0, "seed": 3}, num_jobs=jobs)
+        feats[jobs] = load_features(out / "test", deltas=0, cmvn="none")
+    assert list(feats[1]) == list(feats[2]) and len(feats[1]) == 29
+    for utt, f in feats[1].items():
+        np.testing.assert_array_equal(f, feats[2][utt])
+    undithered = load_features(yesno_test, deltas=0, cmvn="none")  # the fixture's cfg {} has no dither
+    assert not np.array_equal(undithered[utt], feats[1][utt])
+
+
 def test_frame_counts_follow_kaldi_snip_edges(yesno_test):
     feats = load_features(yesno_test, deltas=0, cmvn="none")
     utts = load_utterances(yesno_test)
