@@ -9,9 +9,9 @@ __version__ = "0.1.0"
 # numpy/scipy's OpenBLAS and torch's MKL, ATen and oneDNN choose their kernels per CPU model, and kernels
 # sum in different orders: the same seed trained bit-different models on different machines (yesno tri3
 # 0.00 or 0.43% by the OpenBLAS core alone). One AVX2 code path for all is meant to make a run the same
-# on any x86-64 CPU with AVX2 (checked on one CPU model so far). The libraries read these when they load,
-# so this runs before numpy or torch is imported (every stage runs as `python -m asrflow.<stage>`); a value
-# already in the environment wins.
+# on any x86-64 CPU with AVX2 (checked on an AMD EPYC and an Intel Xeon). The libraries read these when
+# they load, so this runs before numpy or torch is imported (every stage runs as
+# `python -m asrflow.<stage>`); a value already in the environment wins.
 X86_64_KERNELS = {
     "OPENBLAS_CORETYPE": "Haswell",
     "MKL_CBWR": "COMPATIBLE",
